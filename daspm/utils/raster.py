@@ -1,0 +1,96 @@
+"""Small GeoTIFF helpers on top of rasterio: safe opening, grid arithmetic, atomic writing."""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.errors import RasterioIOError
+
+from .errors import DaspmInputError
+
+
+@contextmanager
+def open_raster(path: str | os.PathLike) -> Iterator[rasterio.DatasetReader]:
+    """Open a raster for reading; a missing or unreadable file raises DaspmInputError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise DaspmInputError(f'{path}: file not found; check the path (and the dataset root in the config)')
+    try:
+        src = rasterio.open(path)
+    except RasterioIOError as err:
+        raise DaspmInputError(
+            f'{path}: not a readable raster ({err}); re-export it as GeoTIFF') from None
+    with src:
+        yield src
+
+
+def pixel_size(transform: Affine) -> tuple[float, float]:
+    """Pixel width and height (positive, in CRS units) of a north-up or rotated geotransform."""
+    return float(np.hypot(transform.a, transform.d)), float(np.hypot(transform.b, transform.e))
+
+
+def ground_sample_distance(transform: Affine) -> float:
+    """Mean of pixel width and height: the GSD used to derive sub-pixel factors."""
+    xres, yres = pixel_size(transform)
+    return (xres + yres) / 2.0
+
+
+def resampled_transform(transform: Affine, in_shape: Sequence[int], out_shape: Sequence[int]) -> Affine:
+    """Geotransform of the same bounds laid on a grid of ``out_shape`` (rows, cols) pixels."""
+    in_h, in_w = in_shape[:2]
+    out_h, out_w = out_shape[:2]
+    return transform * Affine.scale(in_w / out_w, in_h / out_h)
+
+
+def subpixel_shape(in_shape: Sequence[int], factor: float) -> tuple[int, int]:
+    """Shape of the fine grid for a scale ``factor`` (fine pixels per coarse pixel)."""
+    return int(round(in_shape[0] * factor)), int(round(in_shape[1] * factor))
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
+
+    An interrupted write therefore never leaves a file that looks finished.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.stem}.', suffix=path.suffix + '.part', dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_geotiff(path: str | os.PathLike, array: np.ndarray, *, crs, transform: Affine,
+                  nodata: float | None = None, band_descriptions: Sequence[str] | None = None,
+                  colormap: dict[int, Sequence[int]] | None = None,
+                  tags: dict[str, str] | None = None) -> Path:
+    """Write a (bands, H, W) or (H, W) array as a tiled, DEFLATE-compressed GeoTIFF, atomically."""
+    data = array[None] if array.ndim == 2 else array
+    count, height, width = data.shape
+    profile = dict(driver='GTiff', height=height, width=width, count=count, dtype=data.dtype,
+                   crs=crs, transform=transform, nodata=nodata, compress='deflate')
+    if height >= 256 and width >= 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    with atomic_output(path) as tmp:
+        with rasterio.open(tmp, 'w', **profile) as dst:
+            dst.write(data)
+            if band_descriptions:
+                for i, desc in enumerate(band_descriptions, start=1):
+                    dst.set_band_description(i, desc)
+            if colormap is not None:
+                dst.write_colormap(1, {int(k): tuple(v) + (255,) * (4 - len(v)) for k, v in colormap.items()})
+            if tags:
+                dst.update_tags(**tags)
+    return Path(path)
