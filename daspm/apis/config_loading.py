@@ -1,0 +1,31 @@
+"""Load configs for the command-line tools, with clear errors and optional TensorBoard logging."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for the CLIs)
+
+from ..utils.errors import DaspmInputError
+
+
+def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
+    """Read an mmengine config file and merge ``--cfg-options``; a bad path names the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise DaspmInputError(f'config {path} not found; configs live in configs/ (e.g. '
+                              'configs/daspm/synthetic_source_only_segformer_mitb0.py)')
+    cfg = Config.fromfile(str(path))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def add_tensorboard_if_available(cfg: Config) -> None:
+    """Log to TensorBoard as well when the package is installed (text and JSON logs always)."""
+    if importlib.util.find_spec('tensorboard') is None or 'visualizer' not in cfg:
+        return
+    backends = list(cfg.visualizer.get('vis_backends', []))
+    if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+        cfg.visualizer.vis_backends = backends

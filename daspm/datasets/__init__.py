@@ -1,0 +1,7 @@
+"""Datasets and transforms registered into mmseg's registries."""
+from .gaofen_sentinel import GaofenDataset, SentinelDataset
+from .geotiff_dataset import GeoTiffSegDataset
+from .transforms import LoadGeoTiff, LoadGeoTiffAnnotations, SubPixelResample
+
+__all__ = ['GaofenDataset', 'SentinelDataset', 'GeoTiffSegDataset', 'LoadGeoTiff',
+           'LoadGeoTiffAnnotations', 'SubPixelResample']

@@ -1,0 +1,82 @@
+"""Base dataset for converted GeoTIFF segmentation data (img_dir/ + ann_dir/ + split files)."""
+from __future__ import annotations
+
+import os.path as osp
+from pathlib import Path
+
+from mmseg.datasets import BaseSegDataset
+
+from ..utils.errors import DaspmInputError
+
+CONVERTED_MANIFEST = 'daspm_dataset.json'
+
+
+class GeoTiffSegDataset(BaseSegDataset):
+    """A converted dataset: ``<root>/img_dir/*.tif``, ``<root>/ann_dir/*.tif`` and optional split files.
+
+    ``ann_file`` names a split file (e.g. 'train.txt') relative to ``data_root``; when it is
+    empty every image is used, which is only right for a single-split dataset.
+    """
+
+    #: converter that produces this dataset's layout (named in error messages)
+    CONVERTER: str = 'tools/convert_datasets/'
+
+    def __init__(self, img_suffix: str = '.tif', seg_map_suffix: str = '.tif',
+                 data_prefix: dict | None = None, **kwargs) -> None:
+        data_prefix = data_prefix or dict(img_path='img_dir', seg_map_path='ann_dir')
+        self._check_layout(kwargs.get('data_root'), data_prefix, kwargs.get('ann_file', ''))
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
+                         data_prefix=data_prefix, **kwargs)
+
+    def _check_layout(self, data_root: str | None, data_prefix: dict, ann_file: str) -> None:
+        """Explain, in one message, why a data root cannot be read and how to fix it."""
+        if data_root is None:
+            return
+        root = Path(data_root)
+        name = type(self).__name__
+        if not root.is_dir():
+            raise DaspmInputError(
+                f'{name}: data root {root} does not exist; generate the synthetic data with '
+                f'`python tools/make_synthetic_dataset.py data/synthetic` and convert it with '
+                f'{self.CONVERTER}, or set data_root in the config')
+        if not (root / CONVERTED_MANIFEST).is_file():
+            if (root / 'images').is_dir() and (root / 'labels').is_dir():
+                raise DaspmInputError(
+                    f'{name}: {root} holds raw data (images/, labels/) that has not been converted; '
+                    f'run `python {self.CONVERTER} {root}` and point data_root at its output')
+            raise DaspmInputError(
+                f'{name}: {root} is not a converted DASPM dataset (no {CONVERTED_MANIFEST}); '
+                f'run {self.CONVERTER} on the raw data and point data_root at its output')
+        img_dir = root / data_prefix.get('img_path', '')
+        if not img_dir.is_dir():
+            raise DaspmInputError(f'{name}: image directory {img_dir} is missing; re-run {self.CONVERTER}')
+        if ann_file and not osp.isabs(ann_file) and not (root / ann_file).is_file():
+            raise DaspmInputError(
+                f'{name}: split file {root / ann_file} not found; add it (one image name per line) '
+                'or set ann_file=\'\' to use every image')
+
+    def load_data_list(self) -> list[dict]:
+        """List the samples; an empty list is an error, and the first image is checked against the pipeline."""
+        data_list = super().load_data_list()
+        if not data_list:
+            raise DaspmInputError(
+                f'{type(self).__name__}: no {self.img_suffix} images found in '
+                f'{self.data_prefix.get("img_path")} (split file: {self.ann_file or "none"}); '
+                'check data_root, ann_file and img_suffix in the config')
+        num_classes = len(self._metainfo['classes'])
+        for info in data_list:
+            info['num_classes'] = num_classes
+        self._check_first_sample(data_list[0])
+        return data_list
+
+    def _check_first_sample(self, info: dict) -> None:
+        """Fail before training if files are missing or lack the configured bands."""
+        for key in ('img_path', 'seg_map_path'):
+            path = info.get(key)
+            if path is not None and not osp.isfile(path):
+                raise DaspmInputError(
+                    f'{type(self).__name__}: {path} listed in {self.ann_file or "the image directory"} '
+                    f'does not exist; re-run {self.CONVERTER} or fix the split file')
+        for step in getattr(self.pipeline, 'transforms', []):
+            if hasattr(step, 'check_file'):
+                step.check_file(info['img_path'])

@@ -1,0 +1,4 @@
+"""Runner hooks."""
+from .prediction_writer import PredictionWriterHook
+
+__all__ = ['PredictionWriterHook']

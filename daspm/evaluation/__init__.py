@@ -1,0 +1,4 @@
+"""Evaluation metrics."""
+from .iou_metric import PerClassIoUMetric
+
+__all__ = ['PerClassIoUMetric']
