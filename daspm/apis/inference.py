@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS
 
 from ..classes import IGNORE_INDEX
@@ -35,6 +36,7 @@ def init_segmentor(config: str | Path | Config, checkpoint: str | Path, device: 
     import daspm.register  # noqa: F401  (registers the components)
 
     cfg = config if isinstance(config, Config) else Config.fromfile(str(config))
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
     allow_mmengine_checkpoints()
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('pretrained', None)
