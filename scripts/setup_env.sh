@@ -16,22 +16,28 @@ fi
 
 if [[ ! -x "$VENV/bin/python" ]]; then
     echo "[setup] creating virtual environment $VENV with $PY_BOOT"
-    "$PY_BOOT" -m venv "$VENV"
+    if [[ "${DASPM_SYSTEM_TORCH:-0}" == "1" ]]; then
+        # reuse a torch (e.g. a CUDA build) installed in the interpreter's own site-packages
+        "$PY_BOOT" -m venv --system-site-packages "$VENV"
+    else
+        "$PY_BOOT" -m venv "$VENV"
+    fi
 fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
 "${PIP[@]}" install -q --upgrade pip wheel "setuptools>=77.0.3,<82"
 
-if ! "$PY" -c "import torch" >/dev/null 2>&1; then
-    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-        echo "[setup] GPU found: installing a CUDA build of torch"
-        "${PIP[@]}" install "torch==${DASPM_TORCH_VERSION:-2.13.0}"
-    else
-        echo "[setup] installing torch ${DASPM_TORCH_VERSION:-2.13.0} (CPU)"
-        "${PIP[@]}" install "torch==${DASPM_TORCH_VERSION:-2.13.0}"
-    fi
-else
+TORCH_VERSION="${DASPM_TORCH_VERSION:-2.13.0}"
+if "$PY" -c "import torch" >/dev/null 2>&1; then
     echo "[setup] keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
+elif [[ -n "${DASPM_TORCH_INDEX_URL:-}" ]]; then
+    echo "[setup] installing torch $TORCH_VERSION from $DASPM_TORCH_INDEX_URL"
+    "${PIP[@]}" install "torch==$TORCH_VERSION" --index-url "$DASPM_TORCH_INDEX_URL"
+else
+    # The registry's Linux wheels of torch are CUDA builds; a machine with a local CPU wheel
+    # (pip's find-links) gets that one. Either way torch comes before everything else.
+    echo "[setup] installing torch $TORCH_VERSION"
+    "${PIP[@]}" install "torch==$TORCH_VERSION"
 fi
 
 echo "[setup] installing requirements"
