@@ -93,6 +93,14 @@ def test_train_resume_test_and_demo(tiny_data, tmp_path):
         assert out.colormap(1)[2][:3] == (255, 255, 0)  # roads in the DASPM palette
         assert set(np.unique(out.read(1))) <= {0, 1, 2, 3, 4}
 
+    # a plain RGB picture is mapped too (no georeference, so no GeoTIFF)
+    import cv2
+    with rasterio.open(tiny_data / 'gaofen' / 'images' / 'gf_0000.tif') as src:
+        cv2.imwrite(str(tmp_path / 'photo.png'), src.read().transpose(1, 2, 0)[..., ::-1])
+    _run([py, '-m', 'demo.image_demo', str(tmp_path / 'photo.png'), str(run_dir / 'config.py'),
+          str(run_dir / 'iter_6.pth'), '--out-dir', str(out_dir), '--device', 'cpu'], REPO)
+    assert (out_dir / 'photo_map.png').is_file() and not (out_dir / 'photo_map.tif').exists()
+
 
 def test_cli_errors_are_one_line_with_the_fix(tiny_data, tmp_path):
     py = sys.executable
