@@ -1,0 +1,68 @@
+"""Cross-domain ClassMix (DACS): paste half of a source image's classes onto a target image."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ['class_mix_masks', 'mix_batch', 'class_mix']
+
+
+def class_mix_masks(labels: Tensor, ignore_index: int = 255,
+                    generator: torch.Generator | None = None) -> Tensor:
+    """Per image, a [B,1,H,W] float mask of ceil(n/2) of its n present (non-ignore) classes."""
+    if labels.dim() == 4:
+        if labels.shape[1] != 1:
+            raise ValueError(f'labels must be [B,1,H,W] or [B,H,W], got {tuple(labels.shape)}')
+        labels = labels[:, 0]
+    elif labels.dim() != 3:
+        raise ValueError(f'labels must be [B,1,H,W] or [B,H,W], got {tuple(labels.shape)}')
+    # randperm must run on the generator's device; the permutation is then moved to the labels.
+    rand_device = generator.device if generator is not None else torch.device('cpu')
+    masks = torch.zeros((labels.shape[0], 1, *labels.shape[1:]), dtype=torch.float32,
+                        device=labels.device)
+    for i, label in enumerate(labels):
+        classes = torch.unique(label)
+        classes = classes[classes != ignore_index]
+        n = classes.numel()
+        if n == 0:
+            continue  # nothing to paste: the mixed image is the target image
+        perm = torch.randperm(n, generator=generator, device=rand_device).to(classes.device)
+        chosen = classes[perm[:(n + 1) // 2]]
+        masks[i, 0] = torch.isin(label, chosen).float()
+    return masks
+
+
+def _align_mask(mask: Tensor, like: Tensor) -> Tensor:
+    """Make a [B,1,H,W] or [B,H,W] mask broadcast against a [B,C,H,W] or [B,H,W] tensor."""
+    if mask.dim() == 4 and like.dim() == 3:
+        return mask[:, 0]
+    if mask.dim() == 3 and like.dim() == 4:
+        return mask.unsqueeze(1)
+    return mask
+
+
+def mix_batch(mask: Tensor, source: Tensor, target: Tensor) -> Tensor:
+    """``mask*source + (1-mask)*target``, broadcast over channels, keeping ``source``'s dtype.
+
+    Integer tensors (labels) are mixed with ``torch.where(mask != 0, ...)``, which equals the
+    formula for the binary masks ClassMix produces and avoids a float round trip.
+    """
+    m = _align_mask(mask, source).to(source.device)
+    if source.is_floating_point():
+        m = m.to(source.dtype)
+        return m * source + (1 - m) * target.to(source.dtype)
+    return torch.where(m != 0, source, target.to(source.dtype))
+
+
+def class_mix(mask: Tensor, source_img: Tensor, target_img: Tensor, source_label: Tensor,
+              pseudo_label: Tensor, pseudo_weight: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Mix images, labels ([B,1,H,W] long) and weights ([B,H,W]; source pixels get weight 1)."""
+    if pseudo_label.dim() == 3:
+        pseudo_label = pseudo_label.unsqueeze(1)
+    if source_label.dim() == 3:
+        source_label = source_label.unsqueeze(1)
+    mixed_img = mix_batch(mask, source_img, target_img)
+    mixed_label = mix_batch(mask, source_label.long(), pseudo_label.long())
+    # Pasted source pixels carry ground truth, hence full confidence 1.
+    mixed_weight = mix_batch(mask, torch.ones_like(pseudo_weight), pseudo_weight)
+    return mixed_img, mixed_label, mixed_weight

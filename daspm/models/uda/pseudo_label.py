@@ -1,0 +1,43 @@
+"""Teacher pseudo-labels and their confidence weight (DACS)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ['pseudo_labels_from_logits']
+
+
+def pseudo_labels_from_logits(
+    logits: Tensor,
+    threshold: float = 0.968,
+    margins: tuple[int, int, int, int] = (0, 0, 0, 0),
+) -> tuple[Tensor, Tensor, float]:
+    """Return (argmax pseudo-label [B,H,W] long, weight map [B,H,W] float, confident share).
+
+    The confident share is the fraction of *all* pixels of the batch whose maximum softmax
+    probability is ``>= threshold``; it is one scalar per batch and fills the weight map. The
+    weight is then set to 0 on ``margins = (top, bottom, left, right)`` rows/columns. The
+    reference (DAFormer, Cityscapes) used top 15 / bottom 120 to drop the ego-car bonnet and the
+    rectification border; that is a Cityscapes artefact, so for remote sensing the default is 0.
+    """
+    if logits.dim() != 4:
+        raise ValueError(f'logits must be [B,C,H,W], got shape {tuple(logits.shape)}')
+    top, bottom, left, right = (int(m) for m in margins)
+    if min(top, bottom, left, right) < 0:
+        raise ValueError(f'margins must be non-negative, got {margins}')
+    with torch.no_grad():
+        # Softmax in float32: fp16 logits saturate and would bias the confidence share.
+        probs = torch.softmax(logits.detach().float(), dim=1)
+        max_prob, pseudo_label = torch.max(probs, dim=1)
+        share = (max_prob >= threshold).float().mean().item()
+        weight = torch.full_like(max_prob, share)
+        b, h, w = weight.shape
+        if top > 0:
+            weight[:, :top, :] = 0
+        if bottom > 0:
+            weight[:, max(h - bottom, 0):, :] = 0
+        if left > 0:
+            weight[:, :, :left] = 0
+        if right > 0:
+            weight[:, :, max(w - right, 0):] = 0
+    return pseudo_label.long(), weight, float(share)
