@@ -2,6 +2,7 @@
 
     python run_experiments.py --config configs/daspm/synthetic_source_only_segformer_mitb0.py
     python run_experiments.py --resume work_dirs/local-basic/<run>   # continue an interrupted run
+    python run_experiments.py --exp 1              # every run of experiment 1 (see experiments.py)
 
 The run is named ``<yymmdd_HHMM>_<config name>_<5-char id>`` and lives in
 ``work_dirs/<exp>/<run>/`` with the resolved config (``config.py``), logs (text and JSON under
@@ -35,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument('--config', help='config file to train')
     group.add_argument('--resume', metavar='RUN_DIR', help='resume the run in this directory')
+    group.add_argument('--exp', type=int, help='run every configuration of experiment N (experiments.py)')
+    parser.add_argument('--dry-run', action='store_true', help='with --exp: write the run configs, do not train')
     parser.add_argument('--exp-name', default='local-basic', help='experiment folder under work_dirs/')
     parser.add_argument('--work-root', default='work_dirs', help='root of all runs')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
@@ -62,15 +65,42 @@ def prepare_run(args: argparse.Namespace):
     return cfg, run_dir
 
 
+def prepare_experiment(args: argparse.Namespace) -> list:
+    """Resolve every run of experiment ``args.exp`` into its own run directory."""
+    from experiments import experiment_runs
+
+    try:
+        runs = experiment_runs(args.exp)
+    except KeyError as err:
+        raise DaspmInputError(str(err.args[0])) from None
+    prepared = []
+    for run in runs:
+        cfg = load_config(run.config, {**run.options, **(args.cfg_options or {})})
+        run_dir = Path(args.work_root) / f'local-exp{args.exp}' / run_name(run.name)
+        run_dir.mkdir(parents=True, exist_ok=False)
+        cfg.work_dir = str(run_dir)
+        cfg.dump(str(run_dir / RESOLVED_CONFIG))
+        add_tensorboard_if_available(cfg)
+        prepared.append((cfg, run_dir))
+    return prepared
+
+
 @exit_on_input_error
-def main(argv: list[str] | None = None) -> Path:
-    """Train the experiment and return its run directory."""
+def main(argv: list[str] | None = None) -> list[Path]:
+    """Train the run(s) and return their run directories."""
     from mmengine.runner import Runner
 
-    cfg, run_dir = prepare_run(parse_args(argv))
-    print(f'run directory: {run_dir}')
-    Runner.from_cfg(cfg).train()
-    return run_dir
+    args = parse_args(argv)
+    if args.dry_run and args.exp is None:
+        raise DaspmInputError('--dry-run only applies to --exp N')
+    prepared = prepare_experiment(args) if args.exp is not None else [prepare_run(args)]
+    for cfg, run_dir in prepared:
+        print(f'run directory: {run_dir}')
+        # mmengine keeps one visualizer per name for the whole process: one name per run
+        cfg.visualizer.name = f'visualizer_{run_dir.name}'
+        if not args.dry_run:
+            Runner.from_cfg(cfg).train()
+    return [run_dir for _, run_dir in prepared]
 
 
 if __name__ == '__main__':

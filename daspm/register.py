@@ -3,4 +3,4 @@ from .utils.compat import allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()
 
-from . import datasets, engine, evaluation  # noqa: E402,F401  (imported for registration)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401  (imported for registration)

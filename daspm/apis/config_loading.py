@@ -18,6 +18,23 @@ def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
     cfg = Config.fromfile(str(path))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    wrap_uda_model(cfg)
+    return cfg
+
+
+def wrap_uda_model(cfg: Config) -> Config:
+    """Turn ``uda=dict(type='DACS', ...)`` + ``model=<segmentor>`` into ``model=DACS(model=<segmentor>)``.
+
+    Configs keep the reference's habit of a separate ``uda`` entry (so bases compose); the
+    resolved config written into a run directory holds the wrapped model and no ``uda`` entry.
+    """
+    uda = cfg.pop('uda', None)
+    if uda is None:
+        return cfg
+    uda = dict(uda)
+    segmentor = dict(cfg.model)
+    cfg.model = dict(type=uda.pop('type', 'DACS'), model=segmentor,
+                     data_preprocessor=segmentor.get('data_preprocessor'), **uda)
     return cfg
 
 

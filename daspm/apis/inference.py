@@ -15,6 +15,7 @@ from mmseg.registry import DATASETS, MODELS
 from ..classes import IGNORE_INDEX
 from ..utils.compat import allow_mmengine_checkpoints
 from .checkpoint import load_checkpoint_checked
+from .config_loading import load_config
 
 _ANNOTATION_LOADERS = {'LoadGeoTiffAnnotations', 'LoadAnnotations'}
 _PLAIN_IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg'}
@@ -35,7 +36,7 @@ def init_segmentor(config: str | Path | Config, checkpoint: str | Path, device: 
     """Build the model of ``config`` and load ``checkpoint`` (shape-checked, safe unpickling)."""
     import daspm.register  # noqa: F401  (registers the components)
 
-    cfg = config if isinstance(config, Config) else Config.fromfile(str(config))
+    cfg = config if isinstance(config, Config) else load_config(config)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     allow_mmengine_checkpoints()
     model_cfg = copy.deepcopy(cfg.model)

@@ -1,0 +1,141 @@
+"""Cost of one DACS (UDA) training iteration relative to one source-only iteration.
+
+Same segmentor, batch (2 source + 2 target) and crop, measured side by side in one process on
+in-memory tensors (no data loading), interleaved so machine noise hits both alike:
+
+    .venv/bin/python benchmarks/uda_step_cost.py [--config CFG] [--crop 128] [--iters 10] [--device cuda] [--amp]
+
+Floor: two forward+backward passes (source, mixed) plus two forward-only passes (teacher,
+ImageNet model) is about 2.7 source-only iterations with FD, and about 2.35 without it.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from mmengine.optim import build_optim_wrapper  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmseg.registry import MODELS  # noqa: E402
+from mmseg.structures import SegDataSample  # noqa: E402
+from mmengine.structures import PixelData  # noqa: E402
+
+from daspm.apis.config_loading import load_config  # noqa: E402
+
+DEFAULT_CONFIG = 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
+
+
+def make_batch(batch: int, crop: int, channels: int, num_classes: int, seed: int) -> dict:
+    """Random source and target samples shaped like the data loader's output."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def samples(labelled: bool):
+        out = []
+        for _ in range(batch):
+            sample = SegDataSample(metainfo=dict(img_shape=(crop, crop), ori_shape=(crop, crop),
+                                                 pad_shape=(crop, crop)))
+            if labelled:
+                label = torch.randint(0, num_classes, (1, crop, crop), generator=gen)
+                # blocky labels so ClassMix / FD masks are realistic rather than noise
+                label = label[:, ::16, ::16].repeat_interleave(16, 1).repeat_interleave(16, 2)[:, :crop, :crop]
+                sample.gt_sem_seg = PixelData(data=label)
+            out.append(sample)
+        return out
+
+    def images():
+        return [torch.rand(channels, crop, crop, generator=gen) for _ in range(batch)]
+
+    return dict(inputs=images(), data_samples=samples(True), target_inputs=images(),
+                target_data_samples=samples(True))
+
+
+def build(cfg, uda: bool, fd: bool, device: str, amp: bool):
+    """The model (DACS or its plain segmentor) and an optimizer wrapper from the config's recipe."""
+    model_cfg = copy.deepcopy(cfg.model)
+    if uda:
+        model_cfg.imnet_feature_dist_lambda = 0.005 if fd else 0.0
+    else:
+        model_cfg = model_cfg.model
+        model_cfg.data_preprocessor = cfg.model.data_preprocessor
+    model = MODELS.build(model_cfg).to(device)
+    model.init_weights()
+    model.train()
+    optim_cfg = copy.deepcopy(cfg.optim_wrapper)
+    if amp:
+        optim_cfg.type = 'AmpOptimWrapper'
+        optim_cfg.dtype = 'bfloat16'
+    return model, build_optim_wrapper(model, optim_cfg)
+
+
+def source_batch(batch: dict) -> dict:
+    """Only the labelled source part (what a source-only iteration sees)."""
+    return dict(inputs=batch['inputs'], data_samples=batch['data_samples'])
+
+
+def time_steps(model, optim_wrapper, batch: dict, iters: int, device: str) -> list[float]:
+    """Wall time of ``iters`` train_step calls."""
+    times = []
+    for _ in range(iters):
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        model.train_step(copy.copy(batch), optim_wrapper)
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    """Measure source-only, UDA without FD and UDA with FD, interleaved; print medians and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--config', default=DEFAULT_CONFIG, help='a UDA config (its segmentor is reused)')
+    parser.add_argument('--crop', type=int, default=128)
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--iters', type=int, default=10, help='timed iterations per round')
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--amp', action='store_true', help='bf16 autocast (GPU)')
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    cfg = load_config(args.config)
+    init_default_scope('mmseg')
+    if cfg.model.type != 'DACS':
+        raise SystemExit(f'{args.config} is not a UDA config (model type {cfg.model.type})')
+    cfg.model.model.data_preprocessor = None
+    cfg.model.data_preprocessor.size = (args.crop, args.crop)
+    num_classes = cfg.model.model.decode_head.num_classes
+    channels = cfg.model.model.backbone.get('in_channels', 3)
+    batch = make_batch(args.batch, args.crop, channels, num_classes, seed=0)
+    variants = {
+        'source-only': (*build(cfg, False, False, args.device, args.amp), source_batch(batch)),
+        'uda (no FD)': (*build(cfg, True, False, args.device, args.amp), batch),
+        'uda (with FD)': (*build(cfg, True, True, args.device, args.amp), batch),
+    }
+    for model, wrapper, data in variants.values():  # warm-up (also runs the iteration-0 teacher copy)
+        time_steps(model, wrapper, data, 2, args.device)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.rounds):
+        for name, (model, wrapper, data) in variants.items():
+            times[name] += time_steps(model, wrapper, data, args.iters, args.device)
+    base = statistics.median(times['source-only'])
+    print(f'device {args.device}, amp {args.amp}, batch {args.batch}+{args.batch}, crop {args.crop}, '
+          f'{args.rounds}x{args.iters} iterations each, threads {torch.get_num_threads()}')
+    print(f'{"variant":<16}{"median s/iter":>15}{"ratio":>8}{"floor":>8}')
+    floors = {'source-only': 1.0, 'uda (no FD)': 2.35, 'uda (with FD)': 2.7}
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f'{name:<16}{median:>15.4f}{median / base:>8.2f}{floors[name]:>8.2f}')
+    if args.device.startswith('cuda'):
+        print(f'peak GPU memory: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB')
+
+
+if __name__ == '__main__':
+    main()

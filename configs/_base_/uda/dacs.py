@@ -1,0 +1,18 @@
+# DACS self-training (basic recipe): EMA teacher alpha 0.99, confidence 0.968, ClassMix,
+# colour jitter (s=0.2, p=0.8) and blur (p=0.5). Pseudo-label margins (top, bottom, left, right)
+# default to 0: the reference's 15/120-row crop was a Cityscapes artefact.
+uda = dict(
+    type='DACS',
+    alpha=0.99,
+    pseudo_threshold=0.968,
+    pseudo_margins=(0, 0, 0, 0),
+    mix='class',
+    blur=True,
+    color_jitter_strength=0.2,
+    color_jitter_probability=0.8,
+    imnet_feature_dist_lambda=0.0,
+    imnet_feature_dist_classes=None,
+    imnet_feature_dist_scale_min_ratio=0.75,
+    eval_with='student',
+)
+custom_hooks = [dict(type='DebugImageHook', interval=1000)]

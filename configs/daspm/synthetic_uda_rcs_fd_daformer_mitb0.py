@@ -1,0 +1,17 @@
+# DASPM on the embedded synthetic data (used by `make demo`): DAFormer head on a MiT-B0-sized
+# encoder without ImageNet weights (the frozen "ImageNet" model of the feature distance is then
+# the student's own initialisation), DACS with ClassMix, RCS and FD, CPU schedule.
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/models/daformer_sepaspp_mitb0.py',
+    '../_base_/datasets/uda_synthetic_gaofen_to_sentinel.py',
+    '../_base_/uda/dacs_a999_fdthings.py',
+    '../_base_/schedules/schedule_synthetic_uda.py',
+]
+randomness = dict(seed=0)
+# alpha 0.99: with 1.5k iterations a 0.999 teacher would lag most of the run behind the student
+uda = dict(alpha=0.99)
+train_dataloader = dict(dataset=dict(
+    rare_class_sampling=dict(min_pixels=3000, class_temp=0.01, min_crop_ratio=0.5)))
+custom_hooks = [dict(type='DebugImageHook', interval=500)]
+model = dict(data_preprocessor=dict(size=(128, 128)))

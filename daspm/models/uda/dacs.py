@@ -1,0 +1,243 @@
+"""DACS self-training with a mean teacher (DAFormer's UDA algorithm), as specified in METHOD.md."""
+from __future__ import annotations
+
+import copy
+from typing import Sequence
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+from .class_mix import class_mix, class_mix_masks
+from .ema import update_teacher
+from .feature_distance import feature_distance_loss, feature_distance_mask
+from .pseudo_label import pseudo_labels_from_logits
+from .strong_augmentation import strong_augment
+
+
+@MODELS.register_module()
+class DACS(BaseModel):
+    """Student / EMA teacher / frozen ImageNet model; one ``train_step`` = the eight steps of METHOD.md.
+
+    Args:
+        model: config of the segmentor (an mmseg EncoderDecoder) that is trained (the student).
+        data_preprocessor: the segmentor's preprocessor config (shared by both domains).
+        alpha: EMA coefficient of the teacher (0.99 basic recipe, 0.999 final).
+        pseudo_threshold: softmax confidence that counts a target pixel as confident.
+        pseudo_margins: (top, bottom, left, right) rows/columns whose pseudo-weight is 0.
+        mix: 'class' for cross-domain ClassMix, None for plain target self-training.
+        color_jitter_strength / color_jitter_probability / blur: strong augmentation of mixed images.
+        imnet_feature_dist_lambda: weight of the ImageNet feature distance (0 = off, no ImageNet model).
+        imnet_feature_dist_classes: classes whose pixels the FD covers (None = all).
+        imnet_feature_dist_scale_min_ratio: majority share a downscaled label cell needs.
+        eval_with: 'student' or 'teacher' for validation/testing.
+        seed: seed of the generator behind ClassMix and strong augmentation.
+    """
+
+    def __init__(self, model: dict, data_preprocessor: dict | None = None, alpha: float = 0.99,
+                 pseudo_threshold: float = 0.968, pseudo_margins: Sequence[int] = (0, 0, 0, 0),
+                 mix: str | None = 'class', color_jitter_strength: float = 0.2,
+                 color_jitter_probability: float = 0.8, blur: bool = True,
+                 imnet_feature_dist_lambda: float = 0.0, imnet_feature_dist_classes: Sequence[int] | None = None,
+                 imnet_feature_dist_scale_min_ratio: float = 0.75, eval_with: str = 'student',
+                 seed: int = 0, init_cfg: dict | None = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = model.get('data_preprocessor')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if eval_with not in ('student', 'teacher'):
+            raise ValueError(f"eval_with must be 'student' or 'teacher', got {eval_with!r}")
+        if mix not in ('class', None):
+            raise ValueError(f"mix must be 'class' or None, got {mix!r}")
+        segmentor_cfg = copy.deepcopy(model)
+        segmentor_cfg.pop('data_preprocessor', None)  # DACS preprocesses both domains itself
+        self.model = MODELS.build(segmentor_cfg)
+        self.ema_model = MODELS.build(copy.deepcopy(segmentor_cfg))
+        for param in self.ema_model.parameters():
+            param.requires_grad_(False)
+        self.fd_lambda = float(imnet_feature_dist_lambda)
+        self.imnet_model = None
+        if self.fd_lambda > 0:
+            self.imnet_model = MODELS.build(copy.deepcopy(segmentor_cfg))
+            for param in self.imnet_model.parameters():
+                param.requires_grad_(False)
+        self.alpha = alpha
+        self.pseudo_threshold = pseudo_threshold
+        self.pseudo_margins = tuple(int(m) for m in pseudo_margins)
+        self.mix = mix
+        self.color_jitter_strength = color_jitter_strength
+        self.color_jitter_probability = color_jitter_probability
+        self.blur = blur
+        self.fd_classes = list(imnet_feature_dist_classes) if imnet_feature_dist_classes is not None else None
+        self.fd_scale_min_ratio = imnet_feature_dist_scale_min_ratio
+        self.eval_with = eval_with
+        self.num_classes = self.model.decode_head.num_classes
+        self.ignore_index = self.model.decode_head.ignore_index
+        self.generator = torch.Generator().manual_seed(seed)
+        self.local_iter = 0
+        self.debug_output: dict = {}
+        # the teacher predicts without dropout / drop-path but keeps BN in training mode, as the reference
+        self._teacher_dropouts = [m for m in self.ema_model.modules() if _is_dropout(m)]
+
+    # ----------------------------------------------------------------- evaluation
+    @property
+    def eval_model(self) -> nn.Module:
+        """The segmentor used for validation and testing."""
+        return self.ema_model if self.eval_with == 'teacher' else self.model
+
+    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
+        """'predict' and 'tensor' run the evaluation model; training goes through ``train_step``."""
+        if mode == 'predict':
+            return self.eval_model.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.eval_model._forward(inputs, data_samples)
+        if mode == 'loss':
+            return self.model.loss(inputs, data_samples)
+        raise ValueError(f'invalid mode {mode!r}')
+
+    # ------------------------------------------------------------------- training
+    def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> dict[str, Tensor]:
+        """One UDA iteration: teacher update, source, FD, pseudo-labels, ClassMix, augmentation, mixed step."""
+        iteration = self._iteration()
+        # 1. teacher update (iteration 0: copy of the student)
+        update_teacher(self.ema_model, self.model, iteration, self.alpha)
+        if iteration == 0 and self.imnet_model is not None:
+            # Same weights as the student's start: the ImageNet weights when the config loads them,
+            # otherwise the student's own initialisation (a frozen copy, never updated).
+            self.imnet_model.load_state_dict(self.model.state_dict())
+        log_vars: dict[str, Tensor] = {}
+        with optim_wrapper.optim_context(self):
+            source = self.data_preprocessor(dict(inputs=data['inputs'], data_samples=data['data_samples']), True)
+            target = self.data_preprocessor(
+                dict(inputs=data['target_inputs'], data_samples=data['target_data_samples']), True)
+            src_img, src_samples = source['inputs'], source['data_samples']
+            tgt_img = target['inputs']
+            src_label = torch.stack([s.gt_sem_seg.data for s in src_samples]).long()
+
+            # 2. source step (graph kept for the feature distance)
+            src_feats = self.model.extract_feat(src_img)
+            src_losses = self.model._decode_head_forward_train(src_feats, src_samples)
+            src_loss, src_log = self.parse_losses(_prefixed(src_losses, 'src'))
+            log_vars.update(_without_total(src_log))
+            total = src_loss.detach()
+            _backward(optim_wrapper, src_loss, retain_graph=self.imnet_model is not None)
+
+            # 3. ImageNet feature distance on the source batch
+            fd_mask = None
+            if self.imnet_model is not None:
+                fd_loss, fd_mask = self._feature_distance(src_img, src_feats[-1], src_label)
+                fd_total, fd_log = self.parse_losses({'src.loss_imnet_feat_dist': fd_loss})
+                log_vars.update(_without_total(fd_log))
+                total = total + fd_total.detach()
+                _backward(optim_wrapper, fd_total)
+            del src_feats
+
+            # 4. pseudo-labels of the teacher on the target batch
+            pseudo_label, pseudo_weight, confident = self._pseudo_label(tgt_img, target['data_samples'])
+            log_vars['pseudo_weight'] = torch.tensor(confident)
+
+            # 5. ClassMix across domains, 6. strong augmentation
+            if self.mix == 'class':
+                mask = class_mix_masks(src_label, self.ignore_index, generator=self.generator).to(src_img.device)
+                mixed_img, mixed_label, mixed_weight = class_mix(
+                    mask, src_img, tgt_img, src_label, pseudo_label, pseudo_weight)
+            else:
+                mask = torch.zeros_like(src_label, dtype=src_img.dtype)
+                mixed_img, mixed_label, mixed_weight = tgt_img, pseudo_label.unsqueeze(1), pseudo_weight
+            mixed_img = strong_augment(
+                mixed_img, self.data_preprocessor.mean.flatten().tolist(),
+                self.data_preprocessor.std.flatten().tolist(),
+                color_jitter_p=self.color_jitter_probability, color_jitter_strength=self.color_jitter_strength,
+                blur_p=0.5 if self.blur else 0.0, generator=self.generator)
+
+            # 7. mixed step with the pseudo-weight
+            mix_logits = self.model.decode_head.forward(self.model.extract_feat(mixed_img))
+            mix_losses = weighted_decode_loss(self.model.decode_head, mix_logits, mixed_label, mixed_weight)
+            mix_loss, mix_log = self.parse_losses(_prefixed(mix_losses, 'mix'))
+            log_vars.update(_without_total(mix_log))
+            log_vars['loss'] = total + mix_loss.detach()
+            _backward(optim_wrapper, mix_loss)
+
+        # 8. one optimizer step for the sum of all gradients
+        _step(optim_wrapper)
+        self.local_iter = iteration + 1
+        self.debug_output = dict(
+            source_image=src_img.detach(), target_image=tgt_img.detach(), mixed_image=mixed_img.detach(),
+            source_label=src_label, pseudo_label=pseudo_label, mix_mask=mask, mixed_label=mixed_label,
+            pseudo_weight=pseudo_weight,
+            fd_mask=fd_mask, mean=self.data_preprocessor.mean.flatten().tolist(),
+            std=self.data_preprocessor.std.flatten().tolist())
+        return log_vars
+
+    def _iteration(self) -> int:
+        """The runner's iteration (restored on resume); a local counter outside a runner."""
+        info = MessageHub.get_current_instance().get_info('iter')
+        return int(info) if info is not None else self.local_iter
+
+    @torch.no_grad()
+    def _pseudo_label(self, tgt_img: Tensor, tgt_samples) -> tuple[Tensor, Tensor, float]:
+        """Teacher prediction on the target: argmax labels, pseudo-weight map and the confident share."""
+        for module in self._teacher_dropouts:
+            module.training = False
+        metas = [s.metainfo for s in tgt_samples]
+        logits = self.ema_model.encode_decode(tgt_img, metas)
+        return pseudo_labels_from_logits(logits, self.pseudo_threshold, self.pseudo_margins)
+
+    def _feature_distance(self, src_img: Tensor, student_feat: Tensor, src_label: Tensor) -> tuple[Tensor, Tensor]:
+        """FD between the student's and the frozen ImageNet model's deepest features, on masked pixels."""
+        with torch.no_grad():
+            self.imnet_model.eval()
+            imnet_feat = self.imnet_model.extract_feat(src_img)[-1]
+        mask = feature_distance_mask(src_label, tuple(student_feat.shape[-2:]), self.fd_classes,
+                                     self.fd_scale_min_ratio, self.num_classes, self.ignore_index)
+        return feature_distance_loss(student_feat, imnet_feat, mask, self.fd_lambda), mask
+
+
+def weighted_decode_loss(head: nn.Module, logits: Tensor, label: Tensor, weight: Tensor) -> dict[str, Tensor]:
+    """The decode head's configured losses with a per-pixel weight map (mean over all pixels)."""
+    from mmseg.models.losses import accuracy
+
+    logits = resize(logits, size=label.shape[-2:], mode='bilinear', align_corners=head.align_corners)
+    seg_label = label.squeeze(1)
+    losses = {}
+    modules = head.loss_decode if isinstance(head.loss_decode, nn.ModuleList) else [head.loss_decode]
+    for loss_module in modules:
+        value = loss_module(logits, seg_label, weight=weight, ignore_index=head.ignore_index)
+        losses[loss_module.loss_name] = losses.get(loss_module.loss_name, 0) + value
+    losses['acc_seg'] = accuracy(logits, seg_label, ignore_index=head.ignore_index)
+    return {f'decode.{k}': v for k, v in losses.items()}
+
+
+def _prefixed(losses: dict, prefix: str) -> dict:
+    return {f'{prefix}.{k}': v for k, v in losses.items()}
+
+
+def _without_total(log_vars: dict) -> dict:
+    """A part's log entries without its own 'loss' total (the iteration's total is logged once)."""
+    return {k: v for k, v in log_vars.items() if k != 'loss'}
+
+
+def _is_dropout(module: nn.Module) -> bool:
+    """Dropout and drop-path modules (disabled while the teacher pseudo-labels)."""
+    return isinstance(module, nn.modules.dropout._DropoutNd) or type(module).__name__ == 'DropPath'
+
+
+def _backward(optim_wrapper: OptimWrapper, loss: Tensor, retain_graph: bool = False) -> None:
+    """Accumulate the gradient of one part of the iteration's loss (AMP loss scaling included).
+
+    mmengine counts one backward per optimizer step (``_inner_count``); DACS makes several
+    backward passes per step, so the counter is advanced once, in ``_step``.
+    """
+    optim_wrapper.backward(optim_wrapper.scale_loss(loss), retain_graph=retain_graph)
+    optim_wrapper._inner_count -= 1
+
+
+def _step(optim_wrapper: OptimWrapper) -> None:
+    """Count the iteration and step the optimizer when gradient accumulation allows it."""
+    optim_wrapper._inner_count += 1
+    if optim_wrapper.should_update():
+        optim_wrapper.step()
+        optim_wrapper.zero_grad()

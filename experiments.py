@@ -1,0 +1,48 @@
+"""Experiment generator: ``run_experiments.py --exp N`` trains every run of experiment N.
+
+Each run is a base config plus overrides (mmengine ``cfg-options`` keys), so an ablation is a
+table you can read here rather than a folder of near-identical config files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SYNTHETIC_UDA = 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
+SYNTHETIC_SOURCE_ONLY = 'configs/daspm/synthetic_source-only_daformer_mitb0.py'
+SYNTHETIC_ORACLE = 'configs/daspm/synthetic_target-oracle_daformer_mitb0.py'
+
+NO_RCS = {'train_dataloader.dataset.rare_class_sampling': None}
+NO_FD = {'model.imnet_feature_dist_lambda': 0.0}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of an experiment."""
+
+    name: str
+    config: str
+    options: dict = field(default_factory=dict)
+
+
+EXPERIMENTS: dict[int, tuple[str, list[Run]]] = {
+    1: ('ablation on the synthetic Gaofen -> Sentinel data (same encoder, schedule and seed)', [
+        Run('source-only', SYNTHETIC_SOURCE_ONLY),
+        Run('dacs-classmix', SYNTHETIC_UDA, {**NO_RCS, **NO_FD}),
+        Run('dacs-classmix-rcs', SYNTHETIC_UDA, {**NO_FD}),
+        Run('dacs-classmix-fd', SYNTHETIC_UDA, {**NO_RCS}),
+        Run('daspm-full', SYNTHETIC_UDA),
+    ]),
+    2: ('adaptation benchmark: source-only, full DASPM and the target oracle on the synthetic data', [
+        Run('source-only', SYNTHETIC_SOURCE_ONLY),
+        Run('daspm-full', SYNTHETIC_UDA),
+        Run('target-oracle', SYNTHETIC_ORACLE),
+    ]),
+}
+
+
+def experiment_runs(exp: int) -> list[Run]:
+    """The runs of experiment ``exp``; an unknown id names the known ones."""
+    if exp not in EXPERIMENTS:
+        known = ', '.join(f'{k} ({v[0]})' for k, v in EXPERIMENTS.items())
+        raise KeyError(f'unknown experiment {exp}; known: {known}')
+    return EXPERIMENTS[exp][1]
