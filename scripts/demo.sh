@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
-CONFIG=configs/daspm/synthetic_source_only_segformer_mitb0.py
+CONFIG=configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py
 DATA=data/synthetic
 
 if [[ ! -f $DATA/synthetic_dataset.json ]]; then
