@@ -10,7 +10,6 @@ prefixes, for the UDA segmentor. The input is never overwritten.
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
@@ -37,34 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def load_reference(path: Path, trust_pickle: bool) -> dict:
-    """``torch.load`` with weights_only=True; full unpickling only when the user trusts the file."""
-    import torch
+    """Safe loading; full unpickling only when the user trusts the file (--trust-pickle)."""
+    from daspm.apis.checkpoint import read_checkpoint
 
-    from daspm.utils.compat import allow_mmengine_checkpoints
-
-    if not path.is_file():
-        raise DaspmInputError(f'{path} not found; give the path of a DAFormer/DASPM .pth checkpoint')
-    allow_mmengine_checkpoints()
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as err:
-        reason = next((line.strip() for line in str(err).splitlines() if 'Unsupported global' in line),
-                      str(err).splitlines()[0])[:200]
-        if not trust_pickle:
-            raise DaspmInputError(
-                f'{path} holds pickled objects that safe loading refuses ({reason}); if the file comes from a '
-                'source you trust (e.g. the DAFormer/DASPM release), re-run with --trust-pickle') from None
-        print(f'warning: loading {path} with full unpickling (--trust-pickle): {reason}', file=sys.stderr)
-        try:
-            ckpt = torch.load(path, map_location='cpu', weights_only=False)
-        except (ModuleNotFoundError, AttributeError) as err2:
-            raise DaspmInputError(f'{path} refers to code that is not installed ({err2}); load it where that '
-                                  'code exists and re-save only its state_dict') from None
-    except (RuntimeError, EOFError) as err:
-        raise DaspmInputError(f'{path} is not a readable torch file ({err}); it may be truncated') from None
-    if not isinstance(ckpt, dict):
-        raise DaspmInputError(f'{path} is a {type(ckpt).__name__}, not a checkpoint dict')
-    return ckpt
+    return read_checkpoint(path, trust_pickle=trust_pickle, refusal_fix=(
+        'if the file comes from a source you trust (e.g. the DAFormer/DASPM release), re-run with --trust-pickle'))
 
 
 def _same_file(a: Path, b: Path) -> bool:

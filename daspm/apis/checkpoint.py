@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import sys
 from pathlib import Path
 
 import torch
@@ -11,8 +12,13 @@ from ..utils.compat import allow_mmengine_checkpoints
 from ..utils.errors import DaspmInputError
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """``torch.load`` with ``weights_only=True`` (mmengine types allow-listed); clear errors."""
+def read_checkpoint(path: str | Path, trust_pickle: bool = False,
+                    refusal_fix: str = 'load it in a trusted session and re-save only its state_dict') -> dict:
+    """``torch.load`` with ``weights_only=True`` (mmengine types allow-listed); clear errors.
+
+    ``trust_pickle`` falls back to full unpickling for files the user vouches for (old mmcv 1.x
+    checkpoints pickle objects); ``refusal_fix`` is the advice given when safe loading refuses.
+    """
     path = Path(path)
     if not path.is_file():
         raise DaspmInputError(f'checkpoint {path} not found; train a model first or give the path of an iter_N.pth')
@@ -21,10 +27,16 @@ def read_checkpoint(path: str | Path) -> dict:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
         reason = next((line.strip() for line in str(err).splitlines() if 'Unsupported global' in line
-                       or 'unrecognized function' in line), str(err).splitlines()[0])
-        raise DaspmInputError(
-            f'checkpoint {path} holds objects that safe loading refuses ({reason[:200]}); '
-            'load it in a trusted session and re-save only its state_dict') from None
+                       or 'unrecognized function' in line), str(err).splitlines()[0])[:200]
+        if not trust_pickle:
+            raise DaspmInputError(
+                f'checkpoint {path} holds objects that safe loading refuses ({reason}); {refusal_fix}') from None
+        print(f'warning: loading {path} with full unpickling (trusted by the user): {reason}', file=sys.stderr)
+        try:
+            ckpt = torch.load(path, map_location='cpu', weights_only=False)
+        except (ModuleNotFoundError, AttributeError) as err2:
+            raise DaspmInputError(f'checkpoint {path} refers to code that is not installed ({err2}); load it '
+                                  'where that code exists and re-save only its state_dict') from None
     except (RuntimeError, EOFError) as err:
         raise DaspmInputError(f'checkpoint {path} is not a readable torch file ({err}); it may be truncated') from None
     if not isinstance(ckpt, dict):
