@@ -37,7 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help='area of interest in input pixels')
     parser.add_argument('--window-size', type=int, default=512, help='window side in output pixels (512)')
     parser.add_argument('--overlap', type=int, default=128, help='minimum window overlap in output pixels (128)')
-    parser.add_argument('--batch-size', type=int, default=4, help='windows per forward pass (4)')
+    parser.add_argument('--batch-size', type=int, default=None,
+                        help='windows per forward pass (default: 4 on a GPU, 1 on the CPU, where batching '
+                             'measured slower: benchmarks/scene_throughput.py)')
     parser.add_argument('--device', default=None, help='cuda, cuda:1 or cpu (default: cuda when available)')
     parser.add_argument('--amp', choices=['bf16', 'fp16'], help='autocast dtype (fp16 only on a GPU)')
     parser.add_argument('--confidence', help='also write the max softmax probability as a GeoTIFF')
@@ -62,7 +64,8 @@ def main(argv: list[str] | None = None):
     from daspm.apis.inference import init_segmentor
     from daspm.apis.scene.grid import output_grid, resolve_aoi
     from daspm.apis.scene.inputs import open_scene
-    from daspm.apis.scene.mapper import check_outputs, default_device, describe, map_scene_to_files
+    from daspm.apis.scene.mapper import (check_outputs, default_batch_size, default_device, describe,
+                                         map_scene_to_files)
     from daspm.apis.scene.spec import input_spec_from_config
     from daspm.utils.errors import DaspmInputError
 
@@ -87,7 +90,8 @@ def main(argv: list[str] | None = None):
         args.inputs, model, spec, args.out, confidence=args.confidence, confidence_dtype=args.confidence_dtype,
         quicklook=args.quicklook, overwrite=args.overwrite, bbox=args.bbox, window=args.window,
         nodata=args.nodata, band_resampling=args.band_resampling, window_size=args.window_size,
-        overlap=args.overlap, batch_size=args.batch_size, amp=args.amp, overviews=args.overviews,
+        overlap=args.overlap, batch_size=args.batch_size or default_batch_size(device), amp=args.amp,
+        overviews=args.overviews,
         progress=not args.no_progress,
         tags={'CONFIG': str(args.config), 'CHECKPOINT': str(args.checkpoint)})
     print(describe(result))

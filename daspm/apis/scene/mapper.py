@@ -274,6 +274,12 @@ def _remove_side_files(*paths: Path | None) -> None:
                 side.unlink()
 
 
+def default_batch_size(device: str | torch.device) -> int:
+    """Windows per forward pass: 4 on a GPU; 1 on the CPU, where a batch of 4 windows of 512 px was
+    slower than 4 single windows (memory-bound dilated convolutions; benchmarks/scene_throughput.py)."""
+    return 4 if torch.device(device).type == 'cuda' else 1
+
+
 def default_device() -> str:
     """'cuda' when a GPU is visible, else 'cpu'."""
     return 'cuda' if torch.cuda.is_available() else 'cpu'
