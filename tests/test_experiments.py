@@ -1,0 +1,43 @@
+"""experiments.py: every run of every experiment resolves to a buildable config with its ablation settings."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from daspm.apis.config_loading import load_config
+
+sys.path.insert(0, str(REPO))
+from experiments import EXPERIMENTS, experiment_runs  # noqa: E402
+
+
+@pytest.mark.parametrize('exp', sorted(EXPERIMENTS))
+def test_runs_resolve_with_their_settings(exp):
+    for run in experiment_runs(exp):
+        cfg = load_config(REPO / run.config, dict(run.options))
+        if 'dacs' in run.name or 'daspm' in run.name:
+            assert cfg.model.type == 'DACS' and 'uda' not in cfg
+            fd_on = 'fd' in run.name or run.name == 'daspm-full'
+            assert (cfg.model.imnet_feature_dist_lambda > 0) == fd_on, run.name
+            rcs_on = 'rcs' in run.name or run.name == 'daspm-full'
+            assert (cfg.train_dataloader.dataset.get('rare_class_sampling') is not None) == rcs_on, run.name
+        else:
+            assert cfg.model.type == 'EncoderDecoder'
+            expected = 'GaofenDataset' if run.name == 'source-only' else 'SentinelDataset'
+            assert cfg.train_dataloader.dataset.type == expected
+
+
+def test_dry_run_writes_one_resolved_config_per_run(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, 'run_experiments.py', '--exp', '1', '--dry-run', '--work-root', str(tmp_path)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run_dirs = sorted((tmp_path / 'local-exp1').iterdir())
+    assert len(run_dirs) == len(experiment_runs(1))
+    assert all((d / 'config.py').is_file() for d in run_dirs)
+    proc = subprocess.run([sys.executable, 'run_experiments.py', '--exp', '99', '--work-root', str(tmp_path)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and 'unknown experiment 99' in proc.stderr
