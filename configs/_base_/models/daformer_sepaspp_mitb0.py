@@ -1,24 +1,12 @@
-# CPU-sized DAFormer network for the synthetic data and tests: MiT-B0 encoder trained from scratch
-# (no ImageNet weights, so nothing has to be downloaded) and the DAFormer separable-ASPP head with
-# 128 instead of 256 channels (embedding and fusion) to keep CPU runs short.
-# Images arrive already scaled to ~[0, 1] by LoadGeoTiff, so the preprocessor only pads.
-norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN needs a distributed run
-data_preprocessor = dict(
-    type='SegDataPreProcessor', mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], bgr_to_rgb=False,
-    pad_val=0, seg_pad_val=255)
+# CPU-sized DAFormer network for the synthetic data and tests: the MiT-B0 encoder of
+# segformer_mitb0.py trained from scratch (no ImageNet weights, so nothing has to be downloaded)
+# and the DAFormer separable-ASPP head with 128 instead of 256 channels (embedding and fusion)
+# to keep CPU runs short.
+_base_ = ['./segformer_mitb0.py']
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
-    backbone=dict(
-        type='MixVisionTransformer', in_channels=3, embed_dims=32, num_stages=4,
-        num_layers=[2, 2, 2, 2], num_heads=[1, 2, 5, 8], patch_sizes=[7, 3, 3, 3],
-        sr_ratios=[8, 4, 2, 1], out_indices=(0, 1, 2, 3), mlp_ratio=4, qkv_bias=True,
-        drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=0.1),
     decode_head=dict(
+        _delete_=True,
         type='DAFormerHead', in_channels=[32, 64, 160, 256], in_index=[0, 1, 2, 3],
         channels=128, embed_dims=128, fusion='aspp', dilations=(1, 6, 12, 18),
-        dropout_ratio=0.1, num_classes=5, norm_cfg=norm_cfg, align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+        dropout_ratio=0.1, num_classes=5, norm_cfg={{_base_.norm_cfg}}, align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)))
