@@ -102,7 +102,7 @@ def test_train_resume_test_and_demo(tiny_data, tmp_path):
     with rasterio.open(image) as src, rasterio.open(out_dir / f'{image.stem}_map.tif') as out:
         assert out.crs == src.crs
         assert out.shape == (src.height * 5, src.width * 5)
-        assert out.transform == pytest.approx(src.transform * Affine.scale(1 / 5))
+        assert out.transform == pytest.approx(src.transform @ Affine.scale(1 / 5))
         assert out.bounds == pytest.approx(src.bounds)
         assert out.dtypes[0] == 'uint8' and out.nodata == 255
         assert out.colormap(1)[2][:3] == (255, 255, 0)  # roads in the DASPM palette

@@ -112,7 +112,7 @@ def test_map_georeferencing_tiles_colours_and_categories(scene, tmp_path, out_gs
     with rasterio.open(scene) as src, rasterio.open(out) as dst:
         assert dst.crs == src.crs
         assert dst.shape == (src.height * factor, src.width * factor)
-        assert dst.transform.almost_equals(src.transform * Affine.scale(1 / factor))
+        assert dst.transform.almost_equals(src.transform @ Affine.scale(1 / factor))
         assert dst.bounds == pytest.approx(src.bounds)
         assert dst.res == pytest.approx((out_gsd, out_gsd))
         assert dst.dtypes[0] == 'uint8' and dst.nodata == 255
@@ -172,7 +172,7 @@ def test_real_sentinel2_patch_maps_to_a_505x500_grid_with_the_same_bounds(tmp_pa
         assert (dst.height, dst.width) == (505, 500)
         assert dst.crs == src.crs
         assert dst.bounds == pytest.approx(src.bounds)
-        assert dst.transform.almost_equals(src.transform * Affine.scale(1 / 5))
+        assert dst.transform.almost_equals(src.transform @ Affine.scale(1 / 5))
         mapped = dst.read(1)
     # and it is the whole-image prediction of the test pipeline
     whole = pixel_probs(pipeline_image(S2_FILE, spec)['img']).argmax(0).numpy()
@@ -354,7 +354,7 @@ def test_aoi_by_bbox_and_window_snaps_to_input_pixels(scene, tmp_path):
     with rasterio.open(full) as f, rasterio.open(out_bbox) as b, rasterio.open(out_win) as w:
         # snapped outwards: columns 5..21, rows 10..29 of the 10 m input
         assert b.bounds == pytest.approx((left + 50.0, top - 290.0, left + 210.0, top - 100.0))
-        assert b.shape == (19 * 5, 16 * 5) and b.transform.almost_equals(f.transform * Affine.translation(25, 50))
+        assert b.shape == (19 * 5, 16 * 5) and b.transform.almost_equals(f.transform @ Affine.translation(25, 50))
         assert w.bounds == pytest.approx(b.bounds) and w.shape == b.shape
         crop = f.read(1)[50:50 + 95, 25:25 + 80]
         np.testing.assert_array_equal(b.read(1), crop)

@@ -12,7 +12,7 @@ from daspm.utils.errors import DaspmInputError
 
 def _bounds(transform, shape):
     t = Affine(*transform)
-    return (*(t * (0, 0)), *(t * (shape[1], shape[0])))
+    return (*(t @ (0, 0)), *(t @ (shape[1], shape[0])))
 
 
 def test_factor_snaps_to_integer_only_when_close():

@@ -45,7 +45,7 @@ def resampled_transform(transform: Affine, in_shape: Sequence[int], out_shape: S
     """Geotransform of the same bounds laid on a grid of ``out_shape`` (rows, cols) pixels."""
     in_h, in_w = in_shape[:2]
     out_h, out_w = out_shape[:2]
-    return transform * Affine.scale(in_w / out_w, in_h / out_h)
+    return transform @ Affine.scale(in_w / out_w, in_h / out_h)
 
 
 def subpixel_shape(in_shape: Sequence[int], factor: float) -> tuple[int, int]:

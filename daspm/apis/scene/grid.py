@@ -80,7 +80,7 @@ def output_grid(source: SceneSource, aoi: Window, factor: float) -> OutputGrid:
     """The fine grid over ``aoi``: same CRS and bounds, pixel size divided by ``factor``."""
     in_shape = (int(aoi.height), int(aoi.width))
     height, width = subpixel_shape(in_shape, factor)
-    aoi_transform = source.transform * Affine.translation(aoi.col_off, aoi.row_off)
+    aoi_transform = source.transform @ Affine.translation(aoi.col_off, aoi.row_off)
     transform = resampled_transform(aoi_transform, in_shape, (height, width))
     return OutputGrid(aoi=aoi, factor=float(factor), height=height, width=width,
                       transform=transform, crs=source.crs)
