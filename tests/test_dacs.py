@@ -105,3 +105,16 @@ def test_checkpoint_round_trip_restores_teacher_and_imagenet_model(dacs_setup, t
     for part in ('model', 'ema_model', 'imnet_model'):
         for (name, a), b in zip(getattr(model, part).state_dict().items(), getattr(restored, part).state_dict().values()):
             torch.testing.assert_close(a, b, msg=f'{part}.{name}')
+
+
+def test_gradient_accumulation_steps_once_per_accumulated_iterations(dacs_setup):
+    cfg, model, _, batch = dacs_setup
+    wrapper = build_optim_wrapper(model, dict(copy.deepcopy(cfg.optim_wrapper), accumulative_counts=2))
+    wrapper.initialize_count_status(model, 0, 4)
+    start = _params(model.model)
+    _step(model, wrapper, batch, 0)  # three backward passes, no optimizer step yet
+    assert all(torch.equal(a, b) for a, b in zip(start, _params(model.model)))
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.model.parameters())
+    _step(model, wrapper, batch, 1)  # second iteration: one step for the accumulated gradients
+    assert any(not torch.equal(a, b) for a, b in zip(start, _params(model.model)))
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.model.parameters())
