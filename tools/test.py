@@ -55,11 +55,11 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the test loop with the checkpoint's weights and report the metrics."""
     from mmengine.runner import Runner
 
-    from daspm.apis.checkpoint import load_checkpoint_checked, read_checkpoint
+    from daspm.apis.checkpoint import load_state_checked, read_checkpoint
 
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    read_checkpoint(args.checkpoint)  # fail on a bad checkpoint before building data loaders
+    ckpt = read_checkpoint(args.checkpoint)  # read once, and fail before building data loaders
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or str(Path(args.checkpoint).resolve().parent / 'test')
     cfg.load_from = None  # loaded below with shape checks instead of mmengine's lenient loading
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='PredictionWriterHook', out_dir=str(Path(args.show_dir).resolve()))]
     runner = Runner.from_cfg(cfg)
-    ckpt = load_checkpoint_checked(runner.model, args.checkpoint, config_hint=f'a checkpoint trained with {args.config}')
+    load_state_checked(runner.model, ckpt, args.checkpoint, config_hint=f'a checkpoint trained with {args.config}')
     metrics = runner.test()
     classes = list(runner.test_evaluator.dataset_meta['classes'])
     print(format_table(metrics, classes))

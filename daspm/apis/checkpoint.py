@@ -52,7 +52,11 @@ def state_dict_of(ckpt: dict) -> dict[str, torch.Tensor]:
 
 def load_checkpoint_checked(model: torch.nn.Module, path: str | Path, config_hint: str = '') -> dict:
     """Load weights of ``path`` into ``model``; refuse missing keys or shape mismatches with one message."""
-    ckpt = read_checkpoint(path)
+    return load_state_checked(model, read_checkpoint(path), path, config_hint)
+
+
+def load_state_checked(model: torch.nn.Module, ckpt: dict, path: str | Path, config_hint: str = '') -> dict:
+    """Load an already read checkpoint ``ckpt`` (from ``path``, named in errors) into ``model``."""
     state = state_dict_of(ckpt)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
