@@ -81,6 +81,9 @@ class DACS(BaseModel):
         self.debug_output: dict = {}
         # the teacher predicts without dropout / drop-path but keeps BN in training mode, as the reference
         self._teacher_dropouts = [m for m in self.ema_model.modules() if _is_dropout(m)]
+        # the preprocessor's normalisation, as lists for strong augmentation and the debug grid
+        self._mean_std = (self.data_preprocessor.mean.flatten().tolist(),
+                          self.data_preprocessor.std.flatten().tolist())
 
     # ----------------------------------------------------------------- evaluation
     @property
@@ -148,8 +151,7 @@ class DACS(BaseModel):
                 mask = torch.zeros_like(src_label, dtype=src_img.dtype)
                 mixed_img, mixed_label, mixed_weight = tgt_img, pseudo_label.unsqueeze(1), pseudo_weight
             mixed_img = strong_augment(
-                mixed_img, self.data_preprocessor.mean.flatten().tolist(),
-                self.data_preprocessor.std.flatten().tolist(),
+                mixed_img, self._mean_std[0], self._mean_std[1],
                 color_jitter_p=self.color_jitter_probability, color_jitter_strength=self.color_jitter_strength,
                 blur_p=0.5 if self.blur else 0.0, generator=self.generator)
 
@@ -168,8 +170,7 @@ class DACS(BaseModel):
             source_image=src_img.detach(), target_image=tgt_img.detach(), mixed_image=mixed_img.detach(),
             source_label=src_label, pseudo_label=pseudo_label, mix_mask=mask, mixed_label=mixed_label,
             pseudo_weight=pseudo_weight,
-            fd_mask=fd_mask, mean=self.data_preprocessor.mean.flatten().tolist(),
-            std=self.data_preprocessor.std.flatten().tolist())
+            fd_mask=fd_mask, mean=self._mean_std[0], std=self._mean_std[1])
         return log_vars
 
     def _iteration(self) -> int:
