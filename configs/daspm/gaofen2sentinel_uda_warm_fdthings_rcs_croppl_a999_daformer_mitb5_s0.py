@@ -9,16 +9,11 @@ _base_ = [
     '../_base_/datasets/uda_gaofen_to_sentinel_320.py',
     '../_base_/uda/dacs_a999_fdthings.py',
     '../_base_/schedules/adamw.py',
-    '../_base_/schedules/poly10warm.py',
+    '../_base_/schedules/poly10warm_60k.py',
     '../_base_/schedules/schedule_60k.py',
 ]
 randomness = dict(seed=0)
 train_dataloader = dict(dataset=dict(
     rare_class_sampling=dict(min_pixels=3000, class_temp=0.01, min_crop_ratio=0.5)))
 uda = dict(pseudo_margins=(0, 0, 0, 0))  # "croppl": (top, bottom, left, right); reference: (15, 120, 0, 0)
-max_iters = 60000
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=max_iters),
-]
 model = dict(data_preprocessor=dict(size=(320, 320)))
