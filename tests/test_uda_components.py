@@ -258,6 +258,8 @@ def test_mix_batch_formula_and_dtypes():
 # ------------------------------------------------------------------------ strong augmentation
 MEAN = [0.4, 0.5, 0.3]
 STD = [0.2, 0.25, 0.1]
+MEAN_T = torch.tensor(MEAN).view(1, -1, 1, 1)
+STD_T = torch.tensor(STD).view(1, -1, 1, 1)
 
 
 def _normalised(img01: torch.Tensor, mean=MEAN, std=STD) -> torch.Tensor:
@@ -343,6 +345,34 @@ def test_strong_augment_per_image_probability():
                        generator=torch.Generator().manual_seed(0))
     unchanged = torch.isclose(y, x, atol=1e-5).flatten(1).all(1)
     assert 0 < int(unchanged.sum()) < 16  # decisions are per image, not per batch
+
+
+def _hue(images: torch.Tensor) -> torch.Tensor:
+    """Hue angle (radians) of [B,3,H,W] images in [0, 1]."""
+    from kornia.color import rgb_to_hsv
+    return rgb_to_hsv(images)[:, 0]
+
+
+def test_strong_augment_hue_strength_zero_keeps_hues():
+    # mid-range, clearly coloured pixels: brightness/contrast/saturation (factors <= 1.2) neither
+    # clip them nor change their hue, so only the hue step can rotate it
+    gen = torch.Generator().manual_seed(7)
+    unit = 0.35 + 0.3 * torch.rand(8, 3, 10, 10, generator=gen)
+    unit[:, 0] += 0.1  # red dominant: hue well defined
+    x = _normalised(unit)
+    kept = strong_augment(x, MEAN, STD, color_jitter_p=1.0, blur_p=0.0, hue_strength=0.0,
+                          generator=torch.Generator().manual_seed(1))
+    shifted = strong_augment(x, MEAN, STD, color_jitter_p=1.0, blur_p=0.0,
+                             generator=torch.Generator().manual_seed(1))
+
+    def angle_change(y: torch.Tensor) -> torch.Tensor:
+        d = (_hue(y * STD_T + MEAN_T) - _hue(unit)).abs()
+        return torch.minimum(d, 2 * math.pi - d)
+
+    assert not torch.allclose(kept, x, atol=1e-3)  # brightness/contrast/saturation still act
+    assert angle_change(kept).max() < 1e-3
+    # the reference setting (hue strength = colour-jitter strength, 0.2 turns) rotates hues
+    assert angle_change(shifted).flatten(1).mean(1).max() > 0.05
 
 
 def test_strong_augment_output_denormalises_into_unit_range():

@@ -10,6 +10,7 @@ uda = dict(
     blur=True,
     color_jitter_strength=0.2,
     color_jitter_probability=0.8,
+    color_jitter_hue=None,  # largest hue shift in turns; None = color_jitter_strength (reference)
     imnet_feature_dist_lambda=0.0,
     imnet_feature_dist_classes=None,
     imnet_feature_dist_scale_min_ratio=0.75,

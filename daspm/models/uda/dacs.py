@@ -31,6 +31,7 @@ class DACS(BaseModel):
         pseudo_margins: (top, bottom, left, right) rows/columns whose pseudo-weight is 0.
         mix: 'class' for cross-domain ClassMix, None for plain target self-training.
         color_jitter_strength / color_jitter_probability / blur: strong augmentation of mixed images.
+        color_jitter_hue: largest hue shift in turns; None = ``color_jitter_strength`` (reference).
         imnet_feature_dist_lambda: weight of the ImageNet feature distance (0 = off, no ImageNet model).
         imnet_feature_dist_classes: classes whose pixels the FD covers (None = all).
         imnet_feature_dist_scale_min_ratio: majority share a downscaled label cell needs.
@@ -42,6 +43,7 @@ class DACS(BaseModel):
                  pseudo_threshold: float = 0.968, pseudo_margins: Sequence[int] = (0, 0, 0, 0),
                  mix: str | None = 'class', color_jitter_strength: float = 0.2,
                  color_jitter_probability: float = 0.8, blur: bool = True,
+                 color_jitter_hue: float | None = None,
                  imnet_feature_dist_lambda: float = 0.0, imnet_feature_dist_classes: Sequence[int] | None = None,
                  imnet_feature_dist_scale_min_ratio: float = 0.75, eval_with: str = 'student',
                  seed: int = 0, init_cfg: dict | None = None) -> None:
@@ -70,6 +72,7 @@ class DACS(BaseModel):
         self.mix = mix
         self.color_jitter_strength = color_jitter_strength
         self.color_jitter_probability = color_jitter_probability
+        self.color_jitter_hue = color_jitter_hue
         self.blur = blur
         self.fd_classes = list(imnet_feature_dist_classes) if imnet_feature_dist_classes is not None else None
         self.fd_scale_min_ratio = imnet_feature_dist_scale_min_ratio
@@ -153,6 +156,7 @@ class DACS(BaseModel):
             mixed_img = strong_augment(
                 mixed_img, self._mean_std[0], self._mean_std[1],
                 color_jitter_p=self.color_jitter_probability, color_jitter_strength=self.color_jitter_strength,
+                hue_strength=self.color_jitter_hue,
                 blur_p=0.5 if self.blur else 0.0, generator=self.generator)
 
             # 7. mixed step with the pseudo-weight

@@ -72,6 +72,7 @@ def strong_augment(
     *,
     color_jitter_p: float = 0.8,
     color_jitter_strength: float = 0.2,
+    hue_strength: float | None = None,
     blur_p: float = 0.5,
     blur_sigma: tuple[float, float] = (0.15, 1.15),
     generator: torch.Generator | None = None,
@@ -82,6 +83,8 @@ def strong_augment(
     ``value_scale`` divides the denormalised image to bring it into [0, 1] (1 for this project's
     [0, 1] inputs; 255 when mean/std are in 8-bit units, e.g. mmseg's ImageNet defaults). The
     denormalised image is clamped to [0, 1], so the output always denormalises into [0, 1].
+    ``hue_strength`` bounds the hue shift in turns; None uses ``color_jitter_strength`` (the
+    reference), 0 keeps hues (for imagery whose classes differ mainly by colour).
     Returns a new tensor on the input's device with the input's dtype.
     """
     if images.dim() != 4:
@@ -104,8 +107,8 @@ def strong_augment(
     brightness = lo + (1.0 + s - lo) * rand(b)
     contrast = lo + (1.0 + s - lo) * rand(b)
     saturation = lo + (1.0 + s - lo) * rand(b)
-    hs = min(s, 0.5)
-    hue = -hs + 2 * hs * rand(b)
+    hs = min(s if hue_strength is None else float(hue_strength), 0.5)
+    hue = -hs + 2 * hs * rand(b)  # drawn even when hs is 0, so the other draws keep their order
     order = torch.randperm(4, generator=generator, device=rand_device).tolist()
     blur_on = rand(b) < blur_p
     sig_lo, sig_hi = float(blur_sigma[0]), float(blur_sigma[1])
