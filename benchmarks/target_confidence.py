@@ -1,0 +1,99 @@
+"""How confident a trained model is on the target, and how often its confident pixels are right.
+
+DACS weights every target pixel of the mixed loss by the share of pixels the teacher predicts
+with a softmax confidence >= the threshold (0.968). This script measures that share on whole
+target tiles for the checkpoints of finished runs, next to the accuracy of the confident pixels
+and of all pixels (the target labels are read for this measurement only):
+
+    .venv/bin/python benchmarks/target_confidence.py RUN_DIR [RUN_DIR ...] [--split train.txt]
+
+Batch norm is evaluated both with its running statistics (``eval``) and with the statistics of
+the batch (``bn-train``, two tiles per batch), the mode the DACS teacher predicts in. UDA runs
+are measured with their student and their teacher.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from mmengine.dataset import Compose
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from daspm.apis.config_loading import load_config  # noqa: E402
+from daspm.apis.inference import init_segmentor  # noqa: E402
+
+
+def load_tiles(cfg, split: str) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
+    """Images [N,C,H,W], labels [N,H,W] and metainfo of a target split, through the test pipeline."""
+    dataset_cfg = cfg.test_dataloader.dataset
+    root = Path(dataset_cfg.data_root)
+    names = (root / split).read_text().split()
+    pipeline = Compose(dataset_cfg.pipeline)
+    images, labels, metas = [], [], []
+    for name in names:
+        image = next((root / 'img_dir').glob(f'{name}.*'))
+        label = next((root / 'ann_dir').glob(f'{name}.*'))
+        packed = pipeline(dict(img_path=str(image), seg_map_path=str(label), reduce_zero_label=False,
+                               seg_fields=[]))
+        images.append(packed['inputs'].float())
+        labels.append(packed['data_samples'].gt_sem_seg.data[0])
+        metas.append(packed['data_samples'].metainfo)
+    return torch.stack(images), torch.stack(labels), metas
+
+
+@torch.no_grad()
+def measure(segmentor: nn.Module, images, labels, metas, threshold: float, bn_train: bool) -> dict:
+    """Confident share, accuracy of confident pixels and overall accuracy (ignore label excluded)."""
+    segmentor.eval()
+    if bn_train:
+        for module in segmentor.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.train()
+    confident = correct_confident = correct = valid = 0
+    for start in range(0, len(images), 2):
+        batch = images[start:start + 2]
+        probs = segmentor.encode_decode(batch, metas[start:start + 2]).softmax(1)
+        conf, pred = probs.max(1)
+        gt = labels[start:start + 2]
+        keep = gt != 255
+        hit = (pred == gt) & keep
+        sure = (conf >= threshold) & keep
+        confident += int(sure.sum())
+        correct_confident += int((hit & sure).sum())
+        correct += int(hit.sum())
+        valid += int(keep.sum())
+    segmentor.eval()
+    return dict(share=confident / valid, confident_acc=correct_confident / max(confident, 1), acc=correct / valid)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('runs', nargs='+', type=Path, help='run directories (config.py + last_checkpoint)')
+    parser.add_argument('--split', default='train.txt', help='target split file (default: the training split)')
+    parser.add_argument('--threshold', type=float, default=0.968)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    print(f'{"run":<48}{"model":>9}{"BN":>10}{"share>=thr":>12}{"acc(conf)":>11}{"acc":>8}', flush=True)
+    for run in args.runs:
+        checkpoint = Path((run / 'last_checkpoint').read_text().strip())
+        if not checkpoint.is_absolute() and not checkpoint.is_file():
+            checkpoint = run / checkpoint.name
+        cfg = load_config(run / 'config.py')
+        model = init_segmentor(cfg, checkpoint)
+        images, labels, metas = load_tiles(cfg, args.split)
+        parts = {'student': model.model, 'teacher': model.ema_model} if hasattr(model, 'ema_model') \
+            else {'model': model}
+        for part, segmentor in parts.items():
+            for bn_train in (False, True):
+                r = measure(segmentor, images, labels, metas, args.threshold, bn_train)
+                print(f'{run.name[:47]:<48}{part:>9}{"train" if bn_train else "eval":>10}'
+                      f'{r["share"]:>12.3f}{r["confident_acc"]:>11.3f}{r["acc"]:>8.3f}', flush=True)
+
+
+if __name__ == '__main__':
+    main()
