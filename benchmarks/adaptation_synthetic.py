@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO))
 from experiments import experiment_runs  # noqa: E402
 
 DATA = Path('data/synthetic_benchmark')
-GENERATOR_ARGS = ['--num-source', '32', '--num-target', '48', '--splits', '0.5,0.125,0.375']
+NUM_SOURCE, NUM_TARGET = 32, 48
+GENERATOR_ARGS = ['--num-source', str(NUM_SOURCE), '--num-target', str(NUM_TARGET), '--splits', '0.5,0.125,0.375']
 CLASSES = ('green area', 'urban area', 'roads', 'impervious surface', 'water')
 
 
@@ -67,7 +68,7 @@ def prepare_data(data: Path) -> None:
     manifest = data / 'synthetic_dataset.json'
     if manifest.is_file():
         params = json.loads(manifest.read_text()).get('parameters', {})
-        if (params.get('num_source'), params.get('num_target')) != (32, 48):
+        if (params.get('num_source'), params.get('num_target')) != (NUM_SOURCE, NUM_TARGET):
             raise SystemExit(f'{data} holds a different synthetic dataset ({params.get("num_source")} + '
                              f'{params.get("num_target")} tiles); pass another --data or remove it')
     else:

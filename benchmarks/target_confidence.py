@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import torch
-from mmengine.dataset import Compose
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,24 +25,16 @@ sys.path.insert(0, str(REPO))
 
 from daspm.apis.config_loading import load_config  # noqa: E402
 from daspm.apis.inference import init_segmentor  # noqa: E402
+from mmseg.registry import DATASETS  # noqa: E402
 
 
 def load_tiles(cfg, split: str) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
-    """Images [N,C,H,W], labels [N,H,W] and metainfo of a target split, through the test pipeline."""
-    dataset_cfg = cfg.test_dataloader.dataset
-    root = Path(dataset_cfg.data_root)
-    names = (root / split).read_text().split()
-    pipeline = Compose(dataset_cfg.pipeline)
-    images, labels, metas = [], [], []
-    for name in names:
-        image = next((root / 'img_dir').glob(f'{name}.*'))
-        label = next((root / 'ann_dir').glob(f'{name}.*'))
-        packed = pipeline(dict(img_path=str(image), seg_map_path=str(label), reduce_zero_label=False,
-                               seg_fields=[]))
-        images.append(packed['inputs'].float())
-        labels.append(packed['data_samples'].gt_sem_seg.data[0])
-        metas.append(packed['data_samples'].metainfo)
-    return torch.stack(images), torch.stack(labels), metas
+    """Images [N,C,H,W], labels [N,H,W] and metainfo of a target split, from the config's test dataset."""
+    dataset = DATASETS.build({**cfg.test_dataloader.dataset, 'ann_file': split})
+    samples = [dataset[i] for i in range(len(dataset))]
+    return (torch.stack([s['inputs'].float() for s in samples]),
+            torch.stack([s['data_samples'].gt_sem_seg.data[0] for s in samples]),
+            [s['data_samples'].metainfo for s in samples])
 
 
 @torch.no_grad()
@@ -77,7 +68,6 @@ def main() -> None:
     parser.add_argument('--split', default='train.txt', help='target split file (default: the training split)')
     parser.add_argument('--threshold', type=float, default=0.968)
     args = parser.parse_args()
-    torch.manual_seed(0)
     print(f'{"run":<48}{"model":>9}{"BN":>10}{"share>=thr":>12}{"acc(conf)":>11}{"acc":>8}', flush=True)
     for run in args.runs:
         checkpoint = Path((run / 'last_checkpoint').read_text().strip())
