@@ -297,6 +297,16 @@ def test_strong_augment_shape_dtype_determinism():
     assert torch.equal(a, t)
 
 
+def test_strong_augment_inside_amp_autocast_computes_in_float32():
+    # DACS augments inside the AMP optimizer context; the blur must not come back in bf16.
+    x = _normalised(torch.rand(4, 3, 24, 32, generator=torch.Generator().manual_seed(0)))
+    plain = strong_augment(x, MEAN, STD, blur_p=1.0, generator=torch.Generator().manual_seed(5))
+    with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+        amp = strong_augment(x, MEAN, STD, blur_p=1.0, generator=torch.Generator().manual_seed(5))
+    assert amp.dtype == torch.float32
+    torch.testing.assert_close(amp, plain)
+
+
 def test_strong_augment_p0_is_identity():
     x = _normalised(torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1)))
     y = strong_augment(x, MEAN, STD, color_jitter_p=0.0, blur_p=0.0,

@@ -114,19 +114,22 @@ def strong_augment(
     sig_lo, sig_hi = float(blur_sigma[0]), float(blur_sigma[1])
     sigma = sig_lo + (sig_hi - sig_lo) * rand(b)
 
-    # Augment in float32: kornia's colour conversions are not reliable in half precision.
-    x = ((images.detach().float() * std_t + mean_t) / value_scale).clamp(0.0, 1.0)
+    # Augment in float32, also inside an AMP autocast region (DACS runs this in the optimizer
+    # wrapper's context): kornia's colour conversions are not reliable in half precision, and an
+    # autocast blur would return bf16/fp16 into this float32 buffer.
+    with torch.autocast(device_type=device.type, enabled=False):
+        x = ((images.detach().float() * std_t + mean_t) / value_scale).clamp(0.0, 1.0)
 
-    sel = jitter_on.nonzero().flatten()
-    if sel.numel() > 0 and s > 0:
-        x[sel] = _color_jitter(x[sel], brightness[sel], contrast[sel], saturation[sel], hue[sel],
-                               order)
+        sel = jitter_on.nonzero().flatten()
+        if sel.numel() > 0 and s > 0:
+            x[sel] = _color_jitter(x[sel], brightness[sel], contrast[sel], saturation[sel], hue[sel],
+                                   order)
 
-    sel = blur_on.nonzero().flatten()
-    if sel.numel() > 0:
-        kernel = (blur_kernel_size(h), blur_kernel_size(w))
-        sig = sigma[sel].view(-1, 1).expand(-1, 2).contiguous()
-        x[sel] = gaussian_blur2d(x[sel], kernel, sig, border_type='reflect')
+        sel = blur_on.nonzero().flatten()
+        if sel.numel() > 0:
+            kernel = (blur_kernel_size(h), blur_kernel_size(w))
+            sig = sigma[sel].view(-1, 1).expand(-1, 2).contiguous()
+            x[sel] = gaussian_blur2d(x[sel], kernel, sig, border_type='reflect')
 
     out = (x * value_scale - mean_t) / std_t
     return out.to(dtype)
