@@ -1,4 +1,5 @@
-"""Training/testing engine extensions (hooks)."""
+"""Training/testing engine extensions (hooks, optimizer wrapper constructors)."""
 from .hooks import PredictionWriterHook
+from .optimizers import MergedParamGroupsConstructor
 
-__all__ = ['PredictionWriterHook']
+__all__ = ['MergedParamGroupsConstructor', 'PredictionWriterHook']

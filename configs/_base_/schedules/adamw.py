@@ -1,6 +1,8 @@
 # AdamW of the DAFormer/DASPM recipe: lr 6e-5, decoder lr x10, no weight decay on norm layers.
 optim_wrapper = dict(
     type='OptimWrapper',
+    # same per-parameter lr/decay as mmengine's default constructor, in one group per setting
+    constructor='MergedParamGroupsConstructor',
     optimizer=dict(type='AdamW', lr=6e-05, betas=(0.9, 0.999), weight_decay=0.01),
     # mmseg 1.x names the MiT stage norms `layers.<i>.2` (no 'norm' in the name): norm_decay_mult
     # covers the norm layers that no custom key matches.
