@@ -5,6 +5,12 @@ in-memory tensors (no data loading), interleaved so machine noise hits both alik
 
     .venv/bin/python benchmarks/uda_step_cost.py [--config CFG] [--crop 128] [--iters 10] [--device cuda] [--amp]
 
+On a GPU it also reports the peak memory of each variant built alone (parameters, optimizer
+state and activations of a training step), e.g. for the MiT-B5 recipe at crop 512, batch 2+2:
+
+    python benchmarks/uda_step_cost.py --device cuda --amp --crop 512 \
+        --config configs/daspm/gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py
+
 Floor: two forward+backward passes (source, mixed) plus two forward-only passes (teacher,
 ImageNet model) is about 2.7 source-only iterations with FD, and about 2.35 without it.
 """
@@ -58,6 +64,9 @@ def make_batch(batch: int, crop: int, channels: int, num_classes: int, seed: int
 def build(cfg, uda: bool, fd: bool, device: str, amp: bool):
     """The model (DACS or its plain segmentor) and an optimizer wrapper from the config's recipe."""
     model_cfg = copy.deepcopy(cfg.model)
+    # Timings and memory do not depend on the weights: skip the ImageNet checkpoint so the
+    # benchmark runs without pretrained/mit_b*.pth.
+    model_cfg.model.backbone.init_cfg = None
     if uda:
         model_cfg.imnet_feature_dist_lambda = 0.005 if fd else 0.0
     else:
@@ -92,6 +101,20 @@ def time_steps(model, optim_wrapper, batch: dict, iters: int, device: str) -> li
     return times
 
 
+def peak_memory_gib(cfg, uda: bool, fd: bool, data: dict, device: str, amp: bool) -> tuple[float, float]:
+    """Peak allocated and reserved GPU memory (GiB) of training steps of one variant built alone (after warm-up)."""
+    torch.cuda.empty_cache()
+    model, wrapper = build(cfg, uda, fd, device, amp)
+    # cuDNN autotuning tries workspaces of several GiB in the first steps: measure after them
+    time_steps(model, wrapper, data, 2, device)
+    torch.cuda.reset_peak_memory_stats()
+    time_steps(model, wrapper, data, 2, device)
+    peak = (torch.cuda.max_memory_allocated() / 2**30, torch.cuda.max_memory_reserved() / 2**30)
+    del model, wrapper
+    torch.cuda.empty_cache()
+    return peak
+
+
 def main() -> None:
     """Measure source-only, UDA without FD and UDA with FD, interleaved; print medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,11 +125,16 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--amp', action='store_true', help='bf16 autocast (GPU)')
+    parser.add_argument('--cudnn-benchmark', choices=['config', 'on', 'off'], default='config',
+                        help="cuDNN autotuning: as the config's env_cfg (what training uses), or forced")
     args = parser.parse_args()
 
     torch.manual_seed(0)
     cfg = load_config(args.config)
     init_default_scope('mmseg')
+    cudnn_benchmark = (bool(cfg.get('env_cfg', {}).get('cudnn_benchmark', False))
+                       if args.cudnn_benchmark == 'config' else args.cudnn_benchmark == 'on')
+    torch.backends.cudnn.benchmark = cudnn_benchmark
     if cfg.model.type != 'DACS':
         raise SystemExit(f'{args.config} is not a UDA config (model type {cfg.model.type})')
     cfg.model.model.data_preprocessor = None
@@ -114,11 +142,14 @@ def main() -> None:
     num_classes = cfg.model.model.decode_head.num_classes
     channels = cfg.model.model.backbone.get('in_channels', 3)
     batch = make_batch(args.batch, args.crop, channels, num_classes, seed=0)
-    variants = {
-        'source-only': (*build(cfg, False, False, args.device, args.amp), source_batch(batch)),
-        'uda (no FD)': (*build(cfg, True, False, args.device, args.amp), batch),
-        'uda (with FD)': (*build(cfg, True, True, args.device, args.amp), batch),
-    }
+    recipes = {'source-only': (False, False, source_batch(batch)), 'uda (no FD)': (True, False, batch),
+               'uda (with FD)': (True, True, batch)}
+    peaks = {}
+    if args.device.startswith('cuda'):  # before the timed models exist, so each is measured alone
+        peaks = {name: peak_memory_gib(cfg, uda, fd, data, args.device, args.amp)
+                 for name, (uda, fd, data) in recipes.items()}
+    variants = {name: (*build(cfg, uda, fd, args.device, args.amp), data)
+                for name, (uda, fd, data) in recipes.items()}
     for model, wrapper, data in variants.values():  # warm-up (also runs the iteration-0 teacher copy)
         time_steps(model, wrapper, data, 2, args.device)
     times: dict[str, list[float]] = {name: [] for name in variants}
@@ -127,14 +158,15 @@ def main() -> None:
             times[name] += time_steps(model, wrapper, data, args.iters, args.device)
     base = statistics.median(times['source-only'])
     print(f'device {args.device}, amp {args.amp}, batch {args.batch}+{args.batch}, crop {args.crop}, '
-          f'{args.rounds}x{args.iters} iterations each, threads {torch.get_num_threads()}')
-    print(f'{"variant":<16}{"median s/iter":>15}{"ratio":>8}{"floor":>8}')
+          f'{args.rounds}x{args.iters} iterations each, threads {torch.get_num_threads()}, '
+          f'cudnn benchmark {cudnn_benchmark}')
+    memory_header = f'{"peak alloc GiB":>16}{"reserved GiB":>14}' if peaks else ''
+    print(f'{"variant":<16}{"median s/iter":>15}{"ratio":>8}{"floor":>8}{memory_header}')
     floors = {'source-only': 1.0, 'uda (no FD)': 2.35, 'uda (with FD)': 2.7}
     for name, values in times.items():
         median = statistics.median(values)
-        print(f'{name:<16}{median:>15.4f}{median / base:>8.2f}{floors[name]:>8.2f}')
-    if args.device.startswith('cuda'):
-        print(f'peak GPU memory: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB')
+        memory = f'{peaks[name][0]:>16.2f}{peaks[name][1]:>14.2f}' if peaks else ''
+        print(f'{name:<16}{median:>15.4f}{median / base:>8.2f}{floors[name]:>8.2f}{memory}')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,86 @@
+"""The CUDA path: a DACS training step with bf16 AMP and scene mapping on the GPU (skipped without one)."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import MessageHub
+from mmengine.optim import build_optim_wrapper
+from mmseg.registry import MODELS
+
+from conftest import REPO, write_tif
+from daspm.apis.config_loading import load_config
+from daspm.apis.scene import input_spec, map_scene, open_scene
+from test_dacs import _load_benchmark_helpers
+from test_scene_mapping import smooth_bands
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+
+CONFIG = REPO / 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
+CROP = 64
+
+
+def _dacs(amp: bool):
+    """The synthetic DACS model on the GPU and its optimizer wrapper (bf16 AmpOptimWrapper if ``amp``)."""
+    torch.manual_seed(0)
+    cfg = load_config(CONFIG)
+    cfg.model.data_preprocessor.size = (CROP, CROP)
+    model = MODELS.build(copy.deepcopy(cfg.model)).cuda()
+    model.init_weights()
+    model.train()
+    optim_cfg = copy.deepcopy(cfg.optim_wrapper)
+    if amp:
+        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
+    return cfg, model, build_optim_wrapper(model, optim_cfg)
+
+
+@pytest.mark.parametrize('amp', [False, True])
+def test_dacs_step_on_cuda_trains_the_student_and_averages_the_teacher(amp):
+    _, model, wrapper = _dacs(amp)
+    batch = _load_benchmark_helpers().make_batch(2, CROP, 3, 5, seed=0)  # CPU tensors, as from a loader
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    model.train_step(copy.copy(batch), wrapper)
+    student_1 = [p.detach().clone() for p in model.model.parameters()]
+    student_0 = [p.detach().clone() for p in model.ema_model.parameters()]  # iteration 0 copied the student
+    hub.update_info('iter', 1)
+    log = model.train_step(copy.copy(batch), wrapper)
+    for key in ('src.decode.loss_ce', 'src.loss_imnet_feat_dist', 'mix.decode.loss_ce', 'loss'):
+        assert torch.isfinite(torch.as_tensor(log[key])).all(), key
+    assert 0.0 <= float(log['pseudo_weight']) <= 1.0
+    assert all(p.is_cuda and p.dtype == torch.float32 for p in model.ema_model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(student_0, student_1)), 'the optimizer step did nothing'
+    alpha = min(1 - 1 / 2, model.alpha)
+    for teacher, s0, s1 in zip(model.ema_model.parameters(), student_0, student_1):
+        torch.testing.assert_close(teacher, alpha * s0 + (1 - alpha) * s1)
+
+
+def test_scene_mapping_on_cuda_agrees_with_the_cpu(tmp_path):
+    _, model, _ = _dacs(amp=False)
+    model.eval()
+    # Random weights give near-uniform logits where any rounding flips the argmax; a steeper
+    # classifier makes the class map a meaningful comparison.
+    model.model.decode_head.conv_seg.weight.data *= 50.0
+    scene = write_tif(tmp_path / 'scene.tif', smooth_bands((61, 57)), gsd=10.0, descriptions=['B2', 'B3', 'B4', 'B8'])
+    spec = input_spec(bands=['B4', 'B3', 'B2'], scale=3000.0, nominal_gsd=10.0, out_gsd=2.0)
+
+    def run(amp=None):
+        with open_scene([scene], spec) as source:
+            result = map_scene(source, model, spec, window_size=128, overlap=32, batch_size=4, amp=amp,
+                               progress=False)
+        return result.sink.class_map, result.sink.confidence
+
+    gpu_cls, gpu_conf = run()
+    bf16_cls, _ = run('bf16')
+    fp16_cls, _ = run('fp16')
+    model.cpu()
+    cpu_cls, cpu_conf = run()
+    assert gpu_cls.shape == cpu_cls.shape == (305, 285)
+    assert len(np.unique(cpu_cls)) > 1, 'the comparison needs a map with several classes'
+    agree = {name: float((cls == cpu_cls).mean()) for name, cls in
+             (('fp32', gpu_cls), ('bf16', bf16_cls), ('fp16', fp16_cls))}
+    # TF32 convolutions and reduced precision move only pixels near a class boundary
+    assert agree['fp32'] > 0.995 and agree['fp16'] > 0.99 and agree['bf16'] > 0.97, agree
+    assert float(np.abs(gpu_conf - cpu_conf).max()) < 0.02
