@@ -158,8 +158,8 @@ def main() -> None:
             times[name] += time_steps(model, wrapper, data, args.iters, args.device)
     base = statistics.median(times['source-only'])
     print(f'device {args.device}, amp {args.amp}, batch {args.batch}+{args.batch}, crop {args.crop}, '
-          f'{args.rounds}x{args.iters} iterations each, threads {torch.get_num_threads()}, '
-          f'cudnn benchmark {cudnn_benchmark}')
+          f'{args.rounds}x{args.iters} iterations each, threads {torch.get_num_threads()}'
+          + (f', cudnn benchmark {cudnn_benchmark}' if args.device.startswith('cuda') else ''))
     memory_header = f'{"peak alloc GiB":>16}{"reserved GiB":>14}' if peaks else ''
     print(f'{"variant":<16}{"median s/iter":>15}{"ratio":>8}{"floor":>8}{memory_header}')
     floors = {'source-only': 1.0, 'uda (no FD)': 2.35, 'uda (with FD)': 2.7}
