@@ -7,38 +7,18 @@ import numpy as np
 import pytest
 import torch
 from mmengine.logging import MessageHub
-from mmengine.optim import build_optim_wrapper
-from mmseg.registry import MODELS
 
-from conftest import REPO, write_tif
-from daspm.apis.config_loading import load_config
+from conftest import write_tif
 from daspm.apis.scene import input_spec, map_scene, open_scene
-from test_dacs import _load_benchmark_helpers
+from test_dacs import CROP, _load_benchmark_helpers, build_dacs
 from test_scene_mapping import smooth_bands
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 
-CONFIG = REPO / 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
-CROP = 64
-
-
-def _dacs(amp: bool):
-    """The synthetic DACS model on the GPU and its optimizer wrapper (bf16 AmpOptimWrapper if ``amp``)."""
-    torch.manual_seed(0)
-    cfg = load_config(CONFIG)
-    cfg.model.data_preprocessor.size = (CROP, CROP)
-    model = MODELS.build(copy.deepcopy(cfg.model)).cuda()
-    model.init_weights()
-    model.train()
-    optim_cfg = copy.deepcopy(cfg.optim_wrapper)
-    if amp:
-        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
-    return cfg, model, build_optim_wrapper(model, optim_cfg)
-
 
 @pytest.mark.parametrize('amp', [False, True])
 def test_dacs_step_on_cuda_trains_the_student_and_averages_the_teacher(amp):
-    _, model, wrapper = _dacs(amp)
+    _, model, wrapper = build_dacs('cuda', amp)
     batch = _load_benchmark_helpers().make_batch(2, CROP, 3, 5, seed=0)  # CPU tensors, as from a loader
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
@@ -58,7 +38,7 @@ def test_dacs_step_on_cuda_trains_the_student_and_averages_the_teacher(amp):
 
 
 def test_scene_mapping_on_cuda_agrees_with_the_cpu(tmp_path):
-    _, model, _ = _dacs(amp=False)
+    _, model, _ = build_dacs('cuda')
     model.eval()
     # Random weights give near-uniform logits where any rounding flips the argmax; a steeper
     # classifier makes the class map a meaningful comparison.

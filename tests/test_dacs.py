@@ -25,16 +25,24 @@ def _load_benchmark_helpers():
     return module
 
 
-@pytest.fixture()
-def dacs_setup():
+def build_dacs(device: str = 'cpu', amp: bool = False):
+    """The synthetic DACS model in training mode on ``device`` and its optimizer wrapper (bf16 AMP if ``amp``)."""
     torch.manual_seed(0)
     cfg = load_config(CONFIG)
     cfg.model.data_preprocessor.size = (CROP, CROP)
     cfg.model.alpha = 0.99
-    model = MODELS.build(copy.deepcopy(cfg.model))
+    model = MODELS.build(copy.deepcopy(cfg.model)).to(device)
     model.init_weights()
     model.train()
-    wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    optim_cfg = copy.deepcopy(cfg.optim_wrapper)
+    if amp:
+        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
+    return cfg, model, build_optim_wrapper(model, optim_cfg)
+
+
+@pytest.fixture()
+def dacs_setup():
+    cfg, model, wrapper = build_dacs()
     batch = _load_benchmark_helpers().make_batch(2, CROP, 3, 5, seed=0)
     return cfg, model, wrapper, batch
 
