@@ -15,7 +15,9 @@ from rasterio.crs import CRS
 from affine import Affine
 
 from daspm.classes import DASPM_PALETTE
-from daspm.convert import compute_class_stats, convert_dataset
+from daspm.convert import check_label_grid, compute_class_stats, convert_dataset
+from daspm.convert.cli import main as cli_main
+from daspm.convert.report import CONFIG_8BIT_RGB, CONFIG_S2_10M
 from daspm.utils.errors import DaspmInputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +67,19 @@ def make_sentinel(root: Path, seed: int = 1) -> Path:
         _write(root / 'images' / f'{name}.tif',
                rng.integers(0, 10000, (4, 4, 4), dtype=np.uint16), from_origin(x0, y0, 10, 10))
         _write(root / 'labels' / f'{name}.tif', _codes(rng, 20), from_origin(x0, y0, 2, 2))
+    return root
+
+
+def make_published(root: Path, seed: int = 2, splits: dict[str, str] | None = None,
+                   x0: float = 700000) -> Path:
+    """The published DASPM layout: image/ + label/, 8-bit RGB on the 2 m label grid, splits in root."""
+    rng = np.random.default_rng(seed)
+    for i, name in enumerate(NAMES):
+        tr = from_origin(x0 + 100 * i, 3500000, 2, 2)
+        _write(root / 'image' / f'{name}.tif', rng.integers(0, 256, (3, 20, 20), dtype=np.uint8), tr)
+        _write(root / 'label' / f'{name}.tif', _codes(rng, 20), tr)
+    for split, text in (splits or {}).items():
+        (root / f'{split}.txt').write_text(text)
     return root
 
 
@@ -127,6 +142,11 @@ def test_gaofen_train_ids_layout_and_untouched_input(tmp_path):
     assert manifest['splits'] == {'train': 2, 'val': 1}
     assert manifest['classes'][0] == 'green area' and len(manifest['classes']) == 5
     assert manifest['label_table']['codes'] == {'0': 255, '1': 0, '2': 1, '3': 2, '4': 3, '5': 4}
+    assert manifest['label_table']['name'] == 'others-first'
+    assert manifest['raw_layout'] == {'images': 'images', 'labels': 'labels',
+                                      'splits': {'train': 'splits/train.txt', 'val': 'splits/val.txt'}}
+    assert manifest['image_format'] == {'dtype': 'uint8', 'bands': 3, 'band_names': None,
+                                        'label_factor': 1}
     assert 'subpixel_factor' not in manifest
     assert not list(out.rglob('*.part'))
 
@@ -176,6 +196,8 @@ def test_sentinel_subpixel_labels(tmp_path):
     assert tree_digest(raw) == before
     assert result['manifest']['subpixel_factor'] == 5
     assert json.loads((out / 'daspm_dataset.json').read_text())['subpixel_factor'] == 5
+    assert result['manifest']['image_format'] == {'dtype': 'uint16', 'bands': 4, 'band_names': None,
+                                                  'label_factor': 5}
     assert result['manifest']['splits'] == {}
     for name in NAMES:
         with rasterio.open(out / 'img_dir' / f'{name}.tif') as img:
@@ -269,7 +291,192 @@ def test_cli_default_output_beside_input(tmp_path):
     assert 'impervious surface' in help_text and '255' in help_text and '--nproc' in help_text
 
 
+# ------------------------------------------------------------------ the published layout
+
+
+def test_published_gaofen_without_split_files(tmp_path):
+    raw = make_published(tmp_path / 'gaofen')
+    before = tree_digest(raw)
+    result = convert(raw, tmp_path / 'gaofen_converted')
+    assert tree_digest(raw) == before
+    out = tmp_path / 'gaofen_converted'
+    manifest = result['manifest']
+    assert manifest['splits'] == {} and manifest['num_images'] == 3
+    assert manifest['raw_layout'] == {'images': 'image', 'labels': 'label', 'splits': {}}
+    assert manifest['image_format'] == {'dtype': 'uint8', 'bands': 3, 'band_names': None,
+                                        'label_factor': 1}
+    assert not list(out.glob('*.txt'))
+    for name in NAMES:
+        assert (out / 'img_dir' / f'{name}.tif').read_bytes() == \
+            (raw / 'image' / f'{name}.tif').read_bytes()
+        np.testing.assert_array_equal(read_band(out / 'ann_dir' / f'{name}.tif'),
+                                      expected_train_ids(read_band(raw / 'label' / f'{name}.tif')))
+
+
+def test_published_sentinel_on_the_label_grid_with_split_files(tmp_path):
+    # The published target: 8-bit RGB already on the 2 m label grid (factor 1), split files
+    # directly in the dataset folder, names with or without suffix.
+    raw = make_published(tmp_path / 'sentinel', splits={'train': 'a\nb.tif\n', 'val': 'c\n',
+                                                        'test': 'c\n'})
+    result = convert(raw, tmp_path / 'sentinel_converted', dataset='sentinel10m', nproc=2)
+    out = tmp_path / 'sentinel_converted'
+    manifest = result['manifest']
+    assert manifest['subpixel_factor'] == 1
+    assert manifest['image_format']['label_factor'] == 1
+    assert manifest['splits'] == {'train': 2, 'val': 1, 'test': 1}
+    assert manifest['raw_layout']['splits'] == {'train': 'train.txt', 'val': 'val.txt',
+                                                'test': 'test.txt'}
+    assert (out / 'train.txt').read_text().split() == ['a', 'b']
+    with rasterio.open(out / 'ann_dir' / 'a.tif') as ann, rasterio.open(raw / 'image' / 'a.tif') as img:
+        assert ann.shape == img.shape and ann.transform == img.transform
+
+
+def test_check_label_grid_accepts_factor_1_for_subpixel_datasets(tmp_path):
+    raw = make_published(tmp_path / 'raw')
+    assert check_label_grid(raw / 'image' / 'a.tif', raw / 'label' / 'a.tif', subpixel=True) == 1
+    assert check_label_grid(raw / 'image' / 'a.tif', raw / 'label' / 'a.tif', subpixel=False) == 1
+
+
+def test_reference_commands_verbatim(tmp_path):
+    make_published(tmp_path / 'data' / 'gaofen')
+    make_published(tmp_path / 'data' / 'sentinel', seed=3, splits={'train': 'a\nb\n', 'val': 'c\n'})
+    tools = REPO / 'tools' / 'convert_datasets'
+    outputs = {}
+    for tool, raw in (('gaofen2m.py', 'data/gaofen'), ('sentinel10m.py', 'data/sentinel')):
+        proc = subprocess.run([sys.executable, str(tools / tool), raw, '--nproc', '8'],
+                              capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        outputs[tool] = proc.stdout
+    assert (tmp_path / 'data' / 'gaofen_converted' / 'daspm_dataset.json').is_file()
+    assert (tmp_path / 'data' / 'sentinel_converted' / 'train.txt').read_text().split() == ['a', 'b']
+    for stdout in outputs.values():
+        assert 'found: 8-bit RGB on the label grid' in stdout.splitlines()
+        assert f'config: {CONFIG_8BIT_RGB}' in stdout.splitlines()
+    assert 'splits: none' in outputs['gaofen2m.py']
+
+
+def _report(capsys, dataset: str, raw: Path, out: Path) -> list[str]:
+    cli_main(dataset, 'test', [str(raw), '-o', str(out)])
+    return capsys.readouterr().out.splitlines()
+
+
+def test_cli_report_names_the_config(tmp_path, capsys):
+    lines = _report(capsys, 'sentinel10m', make_sentinel(tmp_path / 's2'), tmp_path / 's2_out')
+    assert 'found: 16-bit, 4 bands, labels x5 finer' in lines
+    assert f'config: {CONFIG_S2_10M}' in lines
+
+    lines = _report(capsys, 'gaofen2m', make_gaofen(tmp_path / 'gf'), tmp_path / 'gf_out')
+    found = lines.index('found: 8-bit RGB on the label grid')
+    assert lines[found + 1] == f'config: {CONFIG_8BIT_RGB}'
+    assert 'target decides' in lines[found + 2]  # the source alone cannot pick the family
+
+    # uint16 RGB on the label grid matches neither shipped config.
+    raw = make_published(tmp_path / 'odd')
+    for name in NAMES:
+        with rasterio.open(raw / 'image' / f'{name}.tif') as src:
+            tr = src.transform
+        _write(raw / 'image' / f'{name}.tif', np.full((3, 20, 20), 900, np.uint16), tr)
+    lines = _report(capsys, 'sentinel10m', raw, tmp_path / 'odd_out')
+    assert 'found: 16-bit, 3 bands on the label grid' in lines
+    config = next(line for line in lines if line.startswith('config: '))
+    assert 'no shipped config matches' in config and 'LoadGeoTiff' in config
+    assert 'bands' in config and 'scale' in config
+
+
+def test_five_classes_label_table(tmp_path):
+    raw = make_published(tmp_path / 'raw')
+    codes = read_band(raw / 'label' / 'b.tif')
+    codes[5:8, 5:8] = 99
+    with rasterio.open(raw / 'label' / 'b.tif') as src:
+        tr = src.transform
+    _write(raw / 'label' / 'b.tif', codes, tr, nodata=99)
+    out = tmp_path / 'out'
+    result = convert(raw, out, label_table='five-classes')
+    assert result['manifest']['label_table']['name'] == 'five-classes'
+    assert result['manifest']['label_table']['codes'] == {'0': 0, '1': 1, '2': 2, '3': 3, '4': 4,
+                                                          '5': 255}
+    for name in NAMES:
+        raw_codes = read_band(raw / 'label' / f'{name}.tif')
+        expected = np.where(raw_codes == 5, 255, raw_codes).astype(np.uint8)
+        expected[raw_codes == 99] = 255  # declared nodata stays ignore, although code 0 is a class
+        np.testing.assert_array_equal(read_band(out / 'ann_dir' / f'{name}.tif'), expected)
+    # Resuming with the other table would mix two tables in one folder.
+    with pytest.raises(DaspmInputError, match=r'--label-table five-classes.*--overwrite'):
+        convert(raw, out)
+    assert convert(raw, out, overwrite=True)['manifest']['label_table']['name'] == 'others-first'
+
+
+def test_cli_rejects_unknown_label_table(tmp_path):
+    tool = REPO / 'tools' / 'convert_datasets' / 'gaofen2m.py'
+    proc = subprocess.run([sys.executable, str(tool), str(make_published(tmp_path / 'raw')),
+                           '--label-table', 'nine'], capture_output=True, text=True)
+    assert proc.returncode == 2 and 'others-first' in proc.stderr
+    help_text = subprocess.run([sys.executable, str(tool), '--help'], capture_output=True,
+                               text=True).stdout
+    assert 'five-classes' in help_text and 'Others' in help_text
+
+
 # ------------------------------------------------------------------ user errors
+
+
+def test_error_both_layout_spellings(tmp_path):
+    raw = make_published(tmp_path / 'raw')
+    (raw / 'images').mkdir()
+    with pytest.raises(DaspmInputError) as err:
+        convert(raw, tmp_path / 'out')
+    msg = str(err.value)
+    assert str(raw) in msg and 'image/' in msg and 'images/' in msg and 'keep one' in msg
+    assert not (tmp_path / 'out').exists()
+    (raw / 'images').rmdir()
+    (raw / 'label').rename(raw / 'labels')  # image/ + labels/: half of each layout
+    with pytest.raises(DaspmInputError, match='keep one'):
+        convert(raw, tmp_path / 'out')
+
+
+def test_error_no_layout_names_both(tmp_path):
+    (tmp_path / 'raw').mkdir()
+    with pytest.raises(DaspmInputError) as err:
+        convert(tmp_path / 'raw', tmp_path / 'out')
+    msg = str(err.value)
+    assert 'directory not found' in msg
+    assert '<raw>/image/ + <raw>/label/' in msg and '<raw>/images/ + <raw>/labels/' in msg
+    (tmp_path / 'raw' / 'image').mkdir()
+    with pytest.raises(DaspmInputError, match=r'raw/label: directory not found.*<raw>/images/'):
+        convert(tmp_path / 'raw', tmp_path / 'out')
+
+
+def test_error_split_file_in_both_places(tmp_path):
+    raw = make_gaofen(tmp_path / 'raw')
+    (raw / 'val.txt').write_text('c\n')
+    with pytest.raises(DaspmInputError) as err:
+        convert(raw, tmp_path / 'out')
+    msg = str(err.value)
+    assert str(raw / 'splits' / 'val.txt') in msg and str(raw / 'val.txt') in msg
+    assert not (tmp_path / 'out').exists()
+    # Different splits in the two places are fine.
+    (raw / 'splits' / 'val.txt').unlink()
+    assert convert(raw, tmp_path / 'out')['manifest']['splits'] == {'train': 2, 'val': 1}
+
+
+def test_error_mixed_image_formats(tmp_path):
+    raw = make_published(tmp_path / 'raw')
+    with rasterio.open(raw / 'image' / 'b.tif') as src:
+        tr = src.transform
+    _write(raw / 'image' / 'b.tif', np.full((4, 20, 20), 900, np.uint16), tr)
+    with pytest.raises(DaspmInputError) as err:
+        convert(raw, tmp_path / 'out', dataset='sentinel10m')
+    msg = str(err.value)
+    assert str(raw / 'image' / 'b.tif') in msg and str(raw / 'image' / 'a.tif') in msg
+    assert 'uint16 with 4 bands' in msg and 'uint8 with 3 bands' in msg
+
+
+def test_error_label_factors_differ(tmp_path):
+    raw = make_sentinel(tmp_path / 'raw')
+    # One pair on the image grid (factor 1) among pairs with 5x finer labels.
+    _write(raw / 'labels' / 'c.tif', np.ones((4, 4), np.uint8), from_origin(600200, 3000000, 10, 10))
+    with pytest.raises(DaspmInputError, match=r'different factors.*1x: c; 5x: a, b'):
+        convert(raw, tmp_path / 'out', dataset='sentinel10m')
+
 
 
 def test_error_missing_input_dir(tmp_path):

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 
 import numpy as np
 import pytest
+from mmengine.logging import MMLogger
 
 from conftest import write_tif
+from daspm.convert import convert_dataset
 from daspm.datasets import GaofenDataset, SentinelDataset
 from daspm.utils.errors import DaspmInputError
 
@@ -52,11 +56,64 @@ def test_missing_data_root_says_how_to_make_it(tmp_path):
         GaofenDataset(data_root=str(tmp_path / 'nowhere'), pipeline=[])
 
 
-def test_raw_data_not_converted_names_the_converter(tmp_path):
-    (tmp_path / 'raw' / 'images').mkdir(parents=True)
-    (tmp_path / 'raw' / 'labels').mkdir()
+@pytest.mark.parametrize('images, labels', [('images', 'labels'), ('image', 'label')])
+def test_raw_data_not_converted_names_the_converter(tmp_path, images, labels):
+    (tmp_path / 'raw' / images).mkdir(parents=True)
+    (tmp_path / 'raw' / labels).mkdir()
     with pytest.raises(DaspmInputError, match=r'has not been converted; run `python tools/convert_datasets/sentinel10m.py'):
         SentinelDataset(data_root=str(tmp_path / 'raw'), pipeline=[])
+
+
+class _Records(logging.Handler):
+    """Collects the messages logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def make_published_gaofen(raw, names=('a', 'b', 'c', 'd')):
+    """The published source layout: image/ + label/ and no split files."""
+    for i, name in enumerate(names):
+        origin = (500000.0 + 100 * i, 4e6)
+        write_tif(raw / 'image' / f'{name}.tif', np.full((3, 8, 8), 50 * i, np.uint8), origin=origin)
+        write_tif(raw / 'label' / f'{name}.tif', np.full((8, 8), 1 + i % 5, np.uint8), origin=origin)
+    return raw
+
+
+def test_source_without_split_files_uses_every_image_and_logs_it(tmp_path):
+    raw = make_published_gaofen(tmp_path / 'gaofen')
+    out = tmp_path / 'gaofen_converted'
+    convert_dataset(raw, out, dataset='gaofen2m', progress=False)
+    assert not (out / 'train.txt').exists()
+    logger = MMLogger.get_current_instance()
+    records = _Records()
+    logger.addHandler(records)
+    try:
+        train = GaofenDataset(data_root=str(out), ann_file='train.txt', pipeline=[])
+    finally:
+        logger.removeHandler(records)
+    assert len(train) == 4
+    assert sorted(os.path.basename(train.get_data_info(i)['img_path']) for i in range(len(train))) == \
+        ['a.tif', 'b.tif', 'c.tif', 'd.tif']
+    lines = [m for m in records.messages if 'no split files' in m]
+    assert lines == [f'GaofenDataset: {out} has no split files (the raw data had none): '
+                     'using all 4 images for train.txt']
+
+
+def test_missing_split_when_the_conversion_wrote_others(tmp_path):
+    raw = make_published_gaofen(tmp_path / 'gaofen')
+    (raw / 'train.txt').write_text('a\nb\nc\n')
+    (raw / 'val.txt').write_text('d\n')
+    out = tmp_path / 'gaofen_converted'
+    convert_dataset(raw, out, dataset='gaofen2m', progress=False)
+    assert len(GaofenDataset(data_root=str(out), ann_file='train.txt', pipeline=[])) == 3
+    with pytest.raises(DaspmInputError,
+                       match=r'split file .*test\.txt not found \(the conversion wrote train\.txt, val\.txt\)'):
+        GaofenDataset(data_root=str(out), ann_file='test.txt', pipeline=[])
 
 
 def test_empty_dataset(tmp_path):

@@ -12,9 +12,11 @@ import pytest
 import rasterio
 from scipy import ndimage
 
+from daspm.convert import convert_dataset
 from daspm.synthetic import (GREEN, IMPERVIOUS, MANIFEST_NAME, NUM_CLASSES, PSF_SIGMA_M, PSF_SIGMA_PX, ROAD,
                              WATER, class_counts, generate_dataset, make_layout, make_scene, make_tile,
-                             parse_splits, render_gaofen, render_sentinel, surface_reflectance)
+                             parse_splits, render_gaofen, render_sentinel, sentinel_rgb_on_label_grid,
+                             surface_reflectance)
 from daspm.utils.errors import DaspmInputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -273,3 +275,81 @@ def test_cli_never_touches_foreign_folders(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert 'not written by this generator' in res.stderr
     assert (out / 'gaofen' / 'real.tif').read_text() == 'user data'
+
+
+# ---- the published (reference) layout --------------------------------------------------------
+
+REF_ARGS = ('--layout', 'reference', '--tile-size', '80', '--num-source', '6', '--num-target', '6', '--seed', '1')
+
+
+@pytest.fixture(scope='module')
+def reference_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp('synth_ref') / 'data'
+    res = _cli(str(out), *REF_ARGS)
+    assert res.returncode == 0, res.stderr
+    assert 'tools/convert_datasets/gaofen2m.py' in res.stdout
+    return out
+
+
+def test_sentinel_rgb_band_order_stretch_and_grid() -> None:
+    image = np.zeros((4, 3, 2), np.uint16)
+    image[0], image[1], image[2], image[3] = 600, 1200, 3000, 9000  # B2, B3, B4, B8
+    rgb = sentinel_rgb_on_label_grid(image)
+    assert rgb.dtype == np.uint8 and rgb.shape == (3, 15, 10)
+    # red = B4 (white at reflectance 0.3), green = B3, blue = B2; B8 is dropped.
+    assert [int(np.unique(band)[0]) for band in rgb] == [255, 102, 51]
+    assert all(np.unique(band).size == 1 for band in rgb)
+    image[2] = 9000  # brighter than the stretch: clipped, not wrapped
+    assert (sentinel_rgb_on_label_grid(image)[0] == 255).all()
+
+
+def test_reference_layout_files(reference_dataset: Path) -> None:
+    out = reference_dataset
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert manifest['parameters']['layout'] == 'reference' and manifest['status'] == 'complete'
+    # Only images, labels and (for the target) split files: what the published data hold.
+    assert sorted(p.name for p in (out / 'gaofen').iterdir()) == ['image', 'label']
+    assert sorted(p.name for p in (out / 'sentinel').iterdir()) == \
+        ['image', 'label', 'test.txt', 'train.txt', 'val.txt']
+    assert manifest['domains']['gaofen']['splits'] == {}
+    for domain, prefix in (('gaofen', 'gf'), ('sentinel', 's2')):
+        names = sorted(p.stem for p in (out / domain / 'image').glob('*.tif'))
+        assert names == [f'{prefix}_{i:04d}' for i in range(6)]
+        for i, name in enumerate(names):
+            img, im = _read(out / domain / 'image' / f'{name}.tif')
+            lab, lm = _read(out / domain / 'label' / f'{name}.tif')
+            assert (im['dtype'], im['count'], im['nodata']) == ('uint8', 3, None)
+            assert im['descriptions'] == ('red', 'green', 'blue')
+            # The image lies on the label grid: same CRS, transform and size (2 m).
+            assert im['crs'] == lm['crs'] and im['crs'].to_epsg() == 32650
+            assert im['transform'] == lm['transform'] and im['shape'] == lm['shape'] == (80, 80)
+            assert (im['transform'].a, im['transform'].e) == (2.0, -2.0)
+            tile = make_tile(1, domain, i, 80)
+            assert np.array_equal(lab[0], tile.labels + 1)  # the same tiles as the default layout
+            expected = tile.image if domain == 'gaofen' else sentinel_rgb_on_label_grid(tile.image)
+            assert np.array_equal(img, expected)
+
+
+def test_reference_layout_target_splits(reference_dataset: Path) -> None:
+    lists = [(reference_dataset / 'sentinel' / f'{s}.txt').read_text().split() for s in ('train', 'val', 'test')]
+    flat = [n for lst in lists for n in lst]
+    assert all(lists)  # every split non-empty with 6 target tiles
+    assert sorted(flat) == [f's2_{i:04d}' for i in range(6)]
+
+
+def test_reference_layout_converts(reference_dataset: Path, tmp_path: Path) -> None:
+    gaofen = convert_dataset(reference_dataset / 'gaofen', tmp_path / 'gaofen_converted', dataset='gaofen2m',
+                             progress=False)['manifest']
+    sentinel = convert_dataset(reference_dataset / 'sentinel', tmp_path / 'sentinel_converted',
+                               dataset='sentinel10m', progress=False)['manifest']
+    rgb = {'dtype': 'uint8', 'bands': 3, 'band_names': ['red', 'green', 'blue'], 'label_factor': 1}
+    assert gaofen['image_format'] == sentinel['image_format'] == rgb
+    assert gaofen['splits'] == {} and gaofen['num_images'] == 6
+    assert sum(sentinel['splits'].values()) == 6 and min(sentinel['splits'].values()) >= 1
+    assert sentinel['subpixel_factor'] == 1
+
+
+def test_unknown_layout(tmp_path: Path) -> None:
+    with pytest.raises(DaspmInputError, match='reference'):
+        generate_dataset(tmp_path / 'x', tile_size=60, num_source=1, num_target=1, progress=False, layout='flat')
+    assert not (tmp_path / 'x').exists()

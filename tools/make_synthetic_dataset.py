@@ -1,8 +1,12 @@
 #!/usr/bin/env python
 """Generate the procedural synthetic Gaofen (2 m) -> Sentinel-2 (10 m) dataset in the RAW layout.
 
-Example (from the repository root):
+Examples (from the repository root):
     python tools/make_synthetic_dataset.py data/synthetic --seed 0
+    # the published DASPM layout (image/, label/, 8-bit RGB on the 2 m grid), then its converters:
+    python tools/make_synthetic_dataset.py data/synthetic_ref --layout reference
+    python tools/convert_datasets/gaofen2m.py data/synthetic_ref/gaofen
+    python tools/convert_datasets/sentinel10m.py data/synthetic_ref/sentinel
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from daspm.synthetic import DEFAULT_SPLITS, generate_dataset, parse_splits  # noqa: E402
+from daspm.synthetic import DEFAULT_SPLITS, LAYOUTS, generate_dataset, parse_splits  # noqa: E402
 from daspm.utils.errors import exit_on_input_error  # noqa: E402
 
 
@@ -30,6 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--num-target', type=int, default=24, help='number of Sentinel (target) tiles')
     parser.add_argument('--splits', default=','.join(str(f) for f in DEFAULT_SPLITS),
                         help='train,val,test fractions (default %(default)s)')
+    parser.add_argument('--layout', choices=LAYOUTS, default=LAYOUTS[0],
+                        help='daspm (default): <domain>/images/, labels/, splits/, Sentinel as 10 m '
+                             'uint16 B2,B3,B4,B8; reference: the published DASPM layout, '
+                             '<domain>/image/ + label/, both domains 8-bit RGB on the 2 m label grid, '
+                             'split files only in sentinel/')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace a dataset this tool generated earlier in OUT_DIR (only its '
                              'gaofen/ and sentinel/ folders are removed)')
@@ -45,12 +54,16 @@ def main(argv: list[str] | None = None) -> None:
     manifest = generate_dataset(args.out_dir, seed=args.seed, tile_size=args.tile_size,
                                 num_source=args.num_source, num_target=args.num_target,
                                 splits=parse_splits(args.splits), overwrite=args.overwrite,
-                                progress=not args.quiet)
+                                progress=not args.quiet, layout=args.layout)
     elapsed = time.perf_counter() - start
-    print(f'wrote {args.out_dir} in {elapsed:.1f} s')
+    print(f'wrote {args.out_dir} ({args.layout} layout) in {elapsed:.1f} s')
     for domain, spec in manifest['domains'].items():
         shares = ', '.join(f'{name} {100 * s:.1f}%' for name, s in spec['class_shares'].items())
-        print(f'  {domain}: {spec["num_tiles"]} tiles, splits {spec["splits"]}; {shares}')
+        splits = spec['splits'] or 'none (uses every tile)'
+        print(f'  {domain}: {spec["num_tiles"]} tiles, splits {splits}; {shares}')
+    print('convert with:')
+    for domain, tool in (('gaofen', 'gaofen2m'), ('sentinel', 'sentinel10m')):
+        print(f'  python tools/convert_datasets/{tool}.py {args.out_dir / domain}')
 
 
 if __name__ == '__main__':

@@ -4,17 +4,23 @@ Light on imports (numpy, rasterio, tqdm only) so the conversion tools run withou
 """
 from .class_stats import (build_class_stats, class_pixel_totals, compute_class_stats,
                           count_classes, read_class_counts, write_class_stats)
-from .converter import (DATASETS, MANIFEST, DatasetSpec, check_label_grid, convert_dataset,
-                        default_output_dir, find_pairs, read_splits, read_train_ids,
-                        write_train_ids)
-from .label_tables import (COLOUR_TO_TRAIN_ID, RAW_CODE_TO_TRAIN_ID, codes_to_train_ids,
-                           colours_to_train_ids, describe_label_table, label_to_train_ids)
+from .converter import (DATASETS, MANIFEST, RAW_LAYOUTS, DatasetSpec, check_label_grid,
+                        common_image_format, convert_dataset, default_output_dir, find_pairs,
+                        find_raw_dirs, read_image_format, read_splits, read_train_ids,
+                        split_file, write_train_ids)
+from .label_tables import (COLOUR_TO_TRAIN_ID, DEFAULT_LABEL_TABLE, LABEL_TABLES,
+                           RAW_CODE_TO_TRAIN_ID, codes_to_train_ids, colours_to_train_ids,
+                           describe_label_table, get_label_table, label_to_train_ids)
+from .report import MATCHING_CONFIGS, config_lines, describe_image_format, matching_config
 
 __all__ = [
-    'DATASETS', 'MANIFEST', 'DatasetSpec', 'convert_dataset', 'default_output_dir', 'find_pairs',
-    'read_splits', 'check_label_grid', 'read_train_ids', 'write_train_ids',
+    'DATASETS', 'MANIFEST', 'RAW_LAYOUTS', 'DatasetSpec', 'convert_dataset', 'default_output_dir',
+    'find_pairs', 'find_raw_dirs', 'split_file', 'read_splits', 'check_label_grid',
+    'read_image_format', 'common_image_format', 'read_train_ids', 'write_train_ids',
     'compute_class_stats', 'build_class_stats', 'write_class_stats', 'count_classes',
     'read_class_counts', 'class_pixel_totals',
-    'RAW_CODE_TO_TRAIN_ID', 'COLOUR_TO_TRAIN_ID', 'codes_to_train_ids', 'colours_to_train_ids',
-    'label_to_train_ids', 'describe_label_table',
+    'DEFAULT_LABEL_TABLE', 'LABEL_TABLES', 'RAW_CODE_TO_TRAIN_ID', 'COLOUR_TO_TRAIN_ID',
+    'get_label_table', 'codes_to_train_ids', 'colours_to_train_ids', 'label_to_train_ids',
+    'describe_label_table', 'MATCHING_CONFIGS', 'matching_config', 'describe_image_format',
+    'config_lines',
 ]

@@ -6,16 +6,26 @@ from typing import Sequence
 
 from .class_stats import SAMPLE_CLASS_STATS
 from .converter import DATASETS, convert_dataset, default_output_dir
-from .label_tables import describe_label_table
+from .label_tables import DEFAULT_LABEL_TABLE, LABEL_TABLES, describe_label_table
+from .report import config_lines
+
+
+def _epilog() -> str:
+    """Both label tables, the default first."""
+    others = [t for t in LABEL_TABLES if t != DEFAULT_LABEL_TABLE]
+    parts = [f'label table {DEFAULT_LABEL_TABLE} (default; raw code -> train id):\n'
+             + describe_label_table(DEFAULT_LABEL_TABLE)]
+    parts += [f'label table {t} (--label-table {t}):\n' + describe_label_table(t) for t in others]
+    return '\n\n'.join(parts) + '\n\nsee docs/datasets.md for why there are two tables.'
 
 
 def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     """Argument parser of one dataset's converter; ``description`` is the tool's docstring."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog='label table (raw code -> train id):\n' + describe_label_table())
-    parser.add_argument('raw_dir', help='raw dataset folder holding images/ and labels/ '
-                                        '(never modified)')
+        epilog=_epilog())
+    parser.add_argument('raw_dir', help='raw dataset folder holding image/ + label/ (published '
+                                        'layout) or images/ + labels/ (never modified)')
     parser.add_argument('-o', '--out', default=None,
                         help='output folder (default: <raw_dir>_converted beside raw_dir)')
     parser.add_argument('--nproc', type=int, default=1, help='worker processes (default 1)')
@@ -24,6 +34,10 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument('--overwrite', action='store_true',
                         help='redo every image of a previous conversion in the output folder '
                              '(default: resume, skipping finished images)')
+    parser.add_argument('--label-table', choices=list(LABEL_TABLES), default=DEFAULT_LABEL_TABLE,
+                        help='how raw codes map to train ids (default %(default)s: 0 = '
+                             'unlabelled/Others -> ignore, 1..5 -> 0..4; five-classes: '
+                             '0..4 -> 0..4, 5 -> ignore); see below')
     parser.set_defaults(dataset=dataset)
     return parser
 
@@ -34,17 +48,21 @@ def main(dataset: str, description: str, argv: Sequence[str] | None = None) -> d
     out = args.out if args.out is not None else default_output_dir(args.raw_dir)
     result = convert_dataset(args.raw_dir, out, dataset=dataset, nproc=args.nproc,
                              symlink_images=args.symlink_images, overwrite=args.overwrite,
-                             progress=True)
+                             progress=True, label_table=args.label_table)
     manifest = result['manifest']
+    layout = manifest['raw_layout']
     print(f'{DATASETS[dataset].description}')
+    print(f'read {args.raw_dir}: {layout["images"]}/ + {layout["labels"]}/')
     print(f'wrote {result["out_dir"]}: {manifest["num_images"]} images '
           f'({result["converted"]} converted, {result["skipped"]} already done)')
     if manifest['splits']:
-        print('splits: ' + ', '.join(f'{k} {v}' for k, v in manifest['splits'].items()))
+        print('splits: ' + ', '.join(f'{k} {v} ({layout["splits"][k]})'
+                                     for k, v in manifest['splits'].items()))
     else:
-        print('splits: none (no splits/*.txt in the input)')
-    if 'subpixel_factor' in manifest:
-        print(f'labels are {manifest["subpixel_factor"]}x finer than the images')
+        print('splits: none (no train/val/test.txt in the input): the datasets use every image')
+    print(f'label table: {manifest["label_table"]["name"]}')
+    for line in config_lines(dataset, manifest['image_format']):
+        print(line)
     total = sum(result['class_pixels'].values())
     print(f'labelled pixels per class ({SAMPLE_CLASS_STATS}):')
     for cid, name in enumerate(manifest['classes']):

@@ -1,8 +1,11 @@
-"""The shared conversion driver: raw ``images/`` + ``labels/`` -> mmseg-style ``img_dir/`` + ``ann_dir/``.
+"""The shared conversion driver: raw ``image/`` + ``label/`` -> mmseg-style ``img_dir/`` + ``ann_dir/``.
 
-Raw layout (input, never modified)::
+Raw layout (input, never modified), either spelling::
 
+    <raw>/image/<name>.tif     <raw>/label/<name>.tif     <raw>/{train,val,test}.txt (optional)
     <raw>/images/<name>.tif    <raw>/labels/<name>.tif    <raw>/splits/{train,val,test}.txt (optional)
+
+The first is the layout the published DASPM data come in; split files may lie in either place.
 
 Converted layout (output)::
 
@@ -34,7 +37,8 @@ from daspm.utils.raster import atomic_output, open_raster, pixel_size, write_geo
 from .class_stats import (ANN_DIR, SAMPLE_CLASS_STATS, SAMPLES_WITH_CLASS, build_class_stats,
                           class_pixel_totals, count_classes, read_class_counts,
                           write_class_stats, write_json)
-from .label_tables import label_table_manifest, label_to_train_ids
+from .label_tables import (DEFAULT_LABEL_TABLE, get_label_table, label_table_manifest,
+                           label_to_train_ids)
 
 IMG_DIR = 'img_dir'
 MANIFEST = 'daspm_dataset.json'
@@ -44,6 +48,10 @@ SPLITS = ('train', 'val', 'test')
 RAW_IMAGES = 'images'
 RAW_LABELS = 'labels'
 RAW_SPLITS = 'splits'
+#: accepted (image folder, label folder) spellings: the published DASPM data, then the older one
+RAW_LAYOUTS: tuple[tuple[str, str], ...] = (('image', 'label'), (RAW_IMAGES, RAW_LABELS))
+_LAYOUT_HELP = ('expected <raw>/image/ + <raw>/label/ (the published DASPM layout) or '
+                '<raw>/images/ + <raw>/labels/, each holding <name>.tif; see docs/datasets.md')
 _TIF_SUFFIXES = ('.tif', '.tiff')
 # Pixel-size ratios are floats from the geotransform; 1e-3 absorbs rounding in exported
 # transforms while still rejecting any real non-integer factor (e.g. 10 m / 3 m).
@@ -62,7 +70,7 @@ class DatasetSpec:
     name: str
     description: str
     image_bands: int | None  # required band count; None accepts any (band selection is later)
-    subpixel_labels: bool  # labels on a finer grid than the image (integer factor)
+    subpixel_labels: bool  # labels may lie on a finer grid than the image (integer factor >= 1)
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -70,7 +78,8 @@ DATASETS: dict[str, DatasetSpec] = {
         'gaofen2m', 'Gaofen-2 / Google Earth RGB at 2 m with labels on the image grid (source)',
         image_bands=3, subpixel_labels=False),
     'sentinel10m': DatasetSpec(
-        'sentinel10m', 'Sentinel-2 reflectance at 10 m with labels on the 2 m grid (target)',
+        'sentinel10m', 'Sentinel-2 imagery with labels on the 2 m grid; images on that grid or '
+                       'an integer factor coarser, e.g. 10 m (target)',
         image_bands=None, subpixel_labels=True),
 }
 
@@ -103,22 +112,39 @@ def _tif_files(folder: Path) -> dict[str, Path]:
     return files
 
 
+def find_raw_dirs(raw_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """The (image folder, label folder) of a raw dataset in either accepted spelling."""
+    raw = Path(raw_dir)
+    if not raw.exists():
+        raise DaspmInputError(
+            f'{raw}: input directory not found; pass the raw dataset folder ({_LAYOUT_HELP})')
+    if not raw.is_dir():
+        raise DaspmInputError(f'{raw}: not a directory; pass the raw dataset folder ({_LAYOUT_HELP})')
+    present = [(img, lab) for img, lab in RAW_LAYOUTS
+               if (raw / img).is_dir() or (raw / lab).is_dir()]
+    if len(present) > 1:
+        found = sorted(d for pair in present for d in pair if (raw / d).is_dir())
+        raise DaspmInputError(
+            f'{raw}: holds folders of both layouts ({", ".join(d + "/" for d in found)}); '
+            'keep one: image/ + label/ (the published DASPM layout) or images/ + labels/, '
+            'and move or remove the other')
+    if not present:
+        raise DaspmInputError(
+            f'{raw / RAW_LAYOUTS[0][0]} and {raw / RAW_IMAGES}: directory not found; {_LAYOUT_HELP}')
+    img_dir, lab_dir = (raw / d for d in present[0])
+    missing = [str(d) for d in (img_dir, lab_dir) if not d.is_dir()]
+    if missing:
+        raise DaspmInputError(f'{" and ".join(missing)}: directory not found; {_LAYOUT_HELP}')
+    return img_dir, lab_dir
+
+
 def find_pairs(raw_dir: str | os.PathLike) -> dict[str, tuple[Path, Path]]:
     """``{name: (image, label)}`` of a raw dataset, sorted by name; layout errors raise."""
     raw = Path(raw_dir)
-    layout = (f'expected <raw>/{RAW_IMAGES}/<name>.tif and <raw>/{RAW_LABELS}/<name>.tif, '
-              'see docs/datasets.md')
-    if not raw.exists():
-        raise DaspmInputError(f'{raw}: input directory not found; pass the raw dataset folder ({layout})')
-    if not raw.is_dir():
-        raise DaspmInputError(f'{raw}: not a directory; pass the raw dataset folder ({layout})')
-    img_dir, lab_dir = raw / RAW_IMAGES, raw / RAW_LABELS
-    missing = [str(d) for d in (img_dir, lab_dir) if not d.is_dir()]
-    if missing:
-        raise DaspmInputError(f'{" and ".join(missing)}: directory not found; {layout}')
+    img_dir, lab_dir = find_raw_dirs(raw)
     images, labels = _tif_files(img_dir), _tif_files(lab_dir)
     if not images:
-        raise DaspmInputError(f'{img_dir}: no .tif images found; put the images there ({layout})')
+        raise DaspmInputError(f'{img_dir}: no .tif images found; put the images there ({_LAYOUT_HELP})')
     no_label = sorted(set(images) - set(labels))
     no_image = sorted(set(labels) - set(images))
     if no_label or no_image:
@@ -133,13 +159,24 @@ def find_pairs(raw_dir: str | os.PathLike) -> dict[str, tuple[Path, Path]]:
     return {name: (images[name], labels[name]) for name in sorted(images)}
 
 
+def split_file(raw_dir: str | os.PathLike, split: str) -> Path | None:
+    """The raw split file of ``split``: ``<raw>/splits/<split>.txt`` or ``<raw>/<split>.txt``, or None."""
+    raw = Path(raw_dir)
+    found = [p for p in (raw / RAW_SPLITS / f'{split}.txt', raw / f'{split}.txt') if p.is_file()]
+    if len(found) > 1:
+        raise DaspmInputError(
+            f'{found[0]} and {found[1]}: two {split} split files; keep one (the published DASPM '
+            f'layout has {split}.txt directly in {raw}) and delete the other')
+    return found[0] if found else None
+
+
 def read_splits(raw_dir: str | os.PathLike, names: set[str] | list[str]) -> dict[str, list[str]]:
-    """Names listed in ``<raw>/splits/{train,val,test}.txt`` (those present); unknown names raise."""
+    """Names listed in the split files (``<raw>/splits/<split>.txt`` or ``<raw>/<split>.txt``); unknown names raise."""
     known = set(names)
     splits: dict[str, list[str]] = {}
     for split in SPLITS:
-        path = Path(raw_dir) / RAW_SPLITS / f'{split}.txt'
-        if not path.is_file():
+        path = split_file(raw_dir, split)
+        if path is None:
             continue
         entries = []
         for line in path.read_text(encoding='utf-8').splitlines():
@@ -152,7 +189,7 @@ def read_splits(raw_dir: str | os.PathLike, names: set[str] | list[str]) -> dict
         unknown = sorted(set(entries) - known)
         if unknown:
             raise DaspmInputError(
-                f'{path}: names not found in {Path(raw_dir) / RAW_IMAGES}: {_listing(unknown)}; '
+                f'{path}: names not found among the images of {raw_dir}: {_listing(unknown)}; '
                 'list image names without suffix, one per line, or add the missing images')
         splits[split] = entries
     return splits
@@ -160,16 +197,19 @@ def read_splits(raw_dir: str | os.PathLike, names: set[str] | list[str]) -> dict
 
 def check_label_grid(image_path: str | os.PathLike, label_path: str | os.PathLike, *,
                      subpixel: bool) -> int:
-    """Check that the label covers the image on its grid (or a finer integer one); return the factor."""
+    """Check that the label covers the image on its grid (``subpixel``: or a finer integer one); return the factor.
+
+    A factor of 1 (label grid == image grid) is valid in both modes.
+    """
     with open_raster(image_path) as img, open_raster(label_path) as lab:
         img_crs, lab_crs = img.crs, lab.crs
         img_tr, lab_tr = img.transform, lab.transform
         img_shape, lab_shape = (img.height, img.width), (lab.height, lab.width)
         img_bounds, lab_bounds = img.bounds, lab.bounds
     if subpixel:
-        fix = ('the label must cover the same bounds as the image on a grid whose pixel size is '
-               'the image pixel size divided by an integer (10 m / 5 = 2 m); resample the label '
-               'with nearest neighbour onto that grid')
+        fix = ('the label must cover the same bounds as the image, on the image grid or on a grid '
+               'whose pixel size is the image pixel size divided by an integer (10 m / 5 = 2 m); '
+               'resample the label with nearest neighbour onto that grid')
     else:
         fix = ('the label must be on the same grid as the image (same CRS, bounds and pixel size); '
                'reproject the label with nearest neighbour onto the image grid')
@@ -207,13 +247,38 @@ def check_label_grid(image_path: str | os.PathLike, label_path: str | os.PathLik
     return factor
 
 
-def _check_image(image_path: Path, spec: DatasetSpec) -> None:
+def read_image_format(image_path: str | os.PathLike) -> dict[str, Any]:
+    """Data type, band count and band names (None unless every band is named) of an image."""
     with open_raster(image_path) as img:
-        count = img.count
-    if spec.image_bands is not None and count != spec.image_bands:
+        dtype, count, descriptions = img.dtypes[0], img.count, img.descriptions
+    names = list(descriptions) if all(descriptions) else None
+    return {'dtype': dtype, 'bands': count, 'band_names': names}
+
+
+def _check_image(image_path: Path, spec: DatasetSpec, fmt: dict[str, Any]) -> None:
+    if spec.image_bands is not None and fmt['bands'] != spec.image_bands:
         raise DaspmInputError(
-            f'{image_path}: {count} bands, {spec.name} images must have {spec.image_bands} '
+            f'{image_path}: {fmt["bands"]} bands, {spec.name} images must have {spec.image_bands} '
             '(RGB); export the image as 3-band RGB')
+
+
+def _describe_dtype_bands(fmt: dict[str, Any]) -> str:
+    return f'{fmt["dtype"]} with {fmt["bands"]} band{"s" if fmt["bands"] != 1 else ""}'
+
+
+def common_image_format(formats: dict[Path, dict[str, Any]]) -> dict[str, Any]:
+    """Data type, band count and band names shared by all images; mixed dtypes or band counts raise."""
+    first_path, first = next(iter(formats.items()))
+    for path, fmt in formats.items():
+        if (fmt['dtype'], fmt['bands']) != (first['dtype'], first['bands']):
+            raise DaspmInputError(
+                f'{path} is {_describe_dtype_bands(fmt)} but {first_path} is '
+                f'{_describe_dtype_bands(first)}; all images of a dataset must share data type '
+                'and band count (one LoadGeoTiff setting reads them all): re-export the odd ones '
+                'or convert them as a separate dataset')
+    names = {tuple(f['band_names']) if f['band_names'] else None for f in formats.values()}
+    band_names = list(names.pop()) if len(names) == 1 and None not in names else None
+    return {'dtype': first['dtype'], 'bands': first['bands'], 'band_names': band_names}
 
 
 def _place_image(src: Path, dst: Path, symlink: bool) -> None:
@@ -226,17 +291,19 @@ def _place_image(src: Path, dst: Path, symlink: bool) -> None:
             shutil.copy2(src, tmp)
 
 
-def read_train_ids(label_path: str | os.PathLike) -> tuple[np.ndarray, Any, Any]:
+def read_train_ids(label_path: str | os.PathLike,
+                   label_table: str = DEFAULT_LABEL_TABLE) -> tuple[np.ndarray, Any, Any]:
     """Read a raw label and map it to train ids; returns (train ids, crs, transform)."""
     with open_raster(label_path) as lab:
         data, nodata = lab.read(), lab.nodata
         crs, transform = lab.crs, lab.transform
-    return label_to_train_ids(data, label_path, nodata), crs, transform
+    return label_to_train_ids(data, label_path, nodata, label_table), crs, transform
 
 
-def write_train_ids(label_path: str | os.PathLike, out_path: str | os.PathLike) -> dict[int, int]:
+def write_train_ids(label_path: str | os.PathLike, out_path: str | os.PathLike,
+                    label_table: str = DEFAULT_LABEL_TABLE) -> dict[int, int]:
     """Convert one raw label to a train-id GeoTIFF on the label's grid; return its class counts."""
-    train_ids, crs, transform = read_train_ids(label_path)
+    train_ids, crs, transform = read_train_ids(label_path, label_table)
     _write_ann(Path(out_path), train_ids, crs, transform)
     return count_classes(train_ids)
 
@@ -257,23 +324,26 @@ def _is_done(image: Path, label: Path, img_out: Path, ann_out: Path) -> bool:
     return image.stat().st_mtime_ns <= done and label.stat().st_mtime_ns <= done
 
 
-def _convert_one(job: tuple[str, str, str, str, str, bool, bool]) -> dict[str, Any]:
+def _convert_one(job: tuple[str, str, str, str, str, bool, bool, str]) -> dict[str, Any]:
     """Worker: check and convert one image/label pair (or count an existing output)."""
-    name, image, label, out_dir, dataset, symlink, resume = job
+    name, image, label, out_dir, dataset, symlink, resume, label_table = job
     spec = DATASETS[dataset]
     image_path, label_path, out = Path(image), Path(label), Path(out_dir)
     img_out, ann_out = out / IMG_DIR / f'{name}.tif', out / ANN_DIR / f'{name}.tif'
-    # The header check is cheap, and re-doing it on resume keeps the factor check global.
+    # The header checks are cheap, and re-doing them on resume keeps the factor and format
+    # checks global.
     factor = check_label_grid(image_path, label_path, subpixel=spec.subpixel_labels)
+    fmt = read_image_format(image_path)
+    _check_image(image_path, spec, fmt)
+    result = dict(name=name, image=str(image_path), factor=factor, format=fmt)
     if resume and _is_done(image_path, label_path, img_out, ann_out):
-        return dict(name=name, factor=factor, skipped=True, counts=read_class_counts(ann_out))
-    _check_image(image_path, spec)
+        return dict(result, skipped=True, counts=read_class_counts(ann_out))
     # Label first: a label error must not leave an image copy behind. The image is placed
     # before the annotation is renamed into place, so "ann_dir file exists" means done.
-    train_ids, crs, transform = read_train_ids(label_path)
+    train_ids, crs, transform = read_train_ids(label_path, label_table)
     _place_image(image_path, img_out, symlink)
     _write_ann(ann_out, train_ids, crs, transform)
-    return dict(name=name, factor=factor, skipped=False, counts=count_classes(train_ids))
+    return dict(result, skipped=False, counts=count_classes(train_ids))
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -288,7 +358,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _prepare_output(raw: Path, out: Path, dataset: str, overwrite: bool) -> bool:
+def _prepare_output(raw: Path, out: Path, dataset: str, overwrite: bool,
+                    label_table: str = DEFAULT_LABEL_TABLE) -> bool:
     """Validate the output directory; clear it for --overwrite. Returns True when resuming."""
     raw_r, out_r = raw.resolve(), out.resolve()
     if _is_within(out_r, raw_r):
@@ -323,6 +394,13 @@ def _prepare_output(raw: Path, out: Path, dataset: str, overwrite: bool) -> bool
         raise DaspmInputError(
             f'{out}: holds a {manifest.get("dataset")} conversion, not {dataset}; choose another '
             'output directory or pass --overwrite to replace it')
+    # Manifests written before the switch existed used the default table.
+    previous = (manifest.get('label_table') or {}).get('name', DEFAULT_LABEL_TABLE)
+    if previous != label_table:
+        raise DaspmInputError(
+            f'{out}: was converted with --label-table {previous}, not {label_table}; resuming would '
+            f'mix two tables: pass --label-table {previous} to resume, or --overwrite to convert '
+            f'everything again with {label_table}')
     return True
 
 
@@ -344,7 +422,8 @@ def _check_orphans(out: Path, names: set[str]) -> None:
 
 def _manifest(spec: DatasetSpec, raw_dir: str | os.PathLike, num_images: int,
               splits: dict[str, list[str]], symlink_images: bool, status: str,
-              factor: int | None = None) -> dict[str, Any]:
+              label_table: str, raw_layout: dict[str, Any], factor: int | None = None,
+              image_format: dict[str, Any] | None = None) -> dict[str, Any]:
     manifest: dict[str, Any] = {
         'format': MANIFEST_FORMAT,
         'version': MANIFEST_VERSION,
@@ -355,30 +434,38 @@ def _manifest(spec: DatasetSpec, raw_dir: str | os.PathLike, num_images: int,
         'ignore_index': IGNORE_INDEX,
         'num_images': num_images,
         'source': str(raw_dir),
-        'label_table': label_table_manifest(),
+        'raw_layout': raw_layout,
+        'label_table': label_table_manifest(label_table),
         'splits': {s: len(v) for s, v in splits.items()},
         'images': 'symlink' if symlink_images else 'copy',
     }
     if spec.subpixel_labels and factor is not None:
         manifest['subpixel_factor'] = factor
+    if image_format is not None:
+        manifest['image_format'] = image_format
     return manifest
 
 
 def convert_dataset(raw_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
                     dataset: str, nproc: int = 1, symlink_images: bool = False,
-                    overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+                    overwrite: bool = False, progress: bool = True,
+                    label_table: str = DEFAULT_LABEL_TABLE) -> dict[str, Any]:
     """Convert a raw dataset to the DASPM/mmseg layout; return the manifest and run counts."""
     if dataset not in DATASETS:
         raise DaspmInputError(f'unknown dataset {dataset!r}; choose one of {", ".join(DATASETS)}')
     if nproc < 1:
         raise DaspmInputError(f'--nproc must be at least 1, got {nproc}')
+    get_label_table(label_table)
     spec = DATASETS[dataset]
     raw = Path(raw_dir)
     out = Path(out_dir) if out_dir is not None else default_output_dir(raw)
     # Every check that needs no output happens before the output directory is touched.
     pairs = find_pairs(raw)
     splits = read_splits(raw, pairs.keys())
-    resume = _prepare_output(raw, out, dataset, overwrite)
+    img_dir, lab_dir = find_raw_dirs(raw)
+    raw_layout = {'images': img_dir.name, 'labels': lab_dir.name,
+                  'splits': {s: split_file(raw, s).relative_to(raw).as_posix() for s in splits}}
+    resume = _prepare_output(raw, out, dataset, overwrite, label_table)
     if resume:
         _clean_partials(out)
         _check_orphans(out, set(pairs))
@@ -386,9 +473,9 @@ def convert_dataset(raw_dir: str | os.PathLike, out_dir: str | os.PathLike | Non
     (out / ANN_DIR).mkdir(exist_ok=True)
     # Written first so an interrupted run is recognised as ours and resumed, not refused.
     write_json(out / MANIFEST, _manifest(spec, raw_dir, len(pairs), splits, symlink_images,
-                                         'in_progress'))
+                                         'in_progress', label_table, raw_layout))
 
-    jobs = [(name, str(img), str(lab), str(out), dataset, symlink_images, resume)
+    jobs = [(name, str(img), str(lab), str(out), dataset, symlink_images, resume, label_table)
             for name, (img, lab) in pairs.items()]
     results: list[dict[str, Any]] = []
     bar_args = dict(total=len(jobs), desc=f'converting {dataset}', unit='img',
@@ -407,13 +494,16 @@ def convert_dataset(raw_dir: str | os.PathLike, out_dir: str | os.PathLike | Non
     # imap_unordered yields in completion order; sorting makes the outputs independent of it.
     results.sort(key=lambda r: r['name'])
 
+    # Checked before the factors: a mixed folder is the more basic mistake.
+    image_format = common_image_format({Path(r['image']): r['format'] for r in results})
     factors = sorted({r['factor'] for r in results})
     if len(factors) > 1:
         by_factor = {f: [r['name'] for r in results if r['factor'] == f] for f in factors}
         raise DaspmInputError(
-            f'{raw}: labels are finer than their images by different factors '
-            + '; '.join(f'{f}x: {_listing(n)}' for f, n in by_factor.items())
-            + '; resample all labels onto the same fine grid')
+            f'{raw}: labels are finer than their images by different factors (1x = the image '
+            'grid) ' + '; '.join(f'{f}x: {_listing(n)}' for f, n in by_factor.items())
+            + '; every pair must use the same factor: resample the odd labels with nearest '
+            'neighbour onto the grid of the others')
 
     for split in SPLITS:
         path = out / f'{split}.txt'
@@ -427,7 +517,8 @@ def convert_dataset(raw_dir: str | os.PathLike, out_dir: str | os.PathLike | Non
     sample_class_stats, samples_with_class = build_class_stats(counts)
     write_class_stats(out, sample_class_stats, samples_with_class)
     manifest = _manifest(spec, raw_dir, len(pairs), splits, symlink_images, 'complete',
-                         factors[0])
+                         label_table, raw_layout, factors[0],
+                         {**image_format, 'label_factor': factors[0]})
     write_json(out / MANIFEST, manifest)
     return {
         'out_dir': str(out),

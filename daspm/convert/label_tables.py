@@ -2,19 +2,29 @@
 
 Two encodings are accepted for a raw label file:
 
-* **codes** (1 band, integer): the table below, shared by ``gaofen2m`` and ``sentinel10m``.
+* **codes** (1 band, integer): mapped by a code table, shared by ``gaofen2m`` and ``sentinel10m``.
 * **colours** (3 bands, uint8): the DASPM palette of :mod:`daspm.classes`, black = unlabelled.
+
+The raw codes are 0..5, and the reference project is ambiguous about them: its converter keeps
+the codes as they are and names 5 classes (green area first), while a list commented out beside
+it names 6 with 'Others' first. Two tables are therefore offered (``--label-table``):
+
+``others-first`` (default; follows the 6-name list):
 
 ===========  ==========================  ========  ==============
 raw code     meaning                     train id  RGB colour
 ===========  ==========================  ========  ==============
-0            unlabelled / nodata         255       0,0,0
+0            unlabelled / Others         255       0,0,0
 1            green area                  0         0,238,0
 2            urban area (buildings)      1         205,20,20
 3            roads                       2         255,255,0
 4            impervious surface          3         196,196,0
 5            water                       4         2,2,141
 ===========  ==========================  ========  ==============
+
+``five-classes`` (follows the active 5-name list literally): codes 0..4 are green area, urban
+area, roads, impervious surface, water (train ids 0..4); code 5 has no name there and becomes
+ignore (255).
 
 Any other value (or colour) is an error that names the file and the values, because a silent
 mapping to "ignore" would hide a wrong label export from the training statistics.
@@ -30,14 +40,32 @@ import numpy as np
 from daspm.classes import DASPM_PALETTE, IGNORE_INDEX
 from daspm.utils.errors import DaspmInputError
 
-#: raw code -> train id (read-only: workers and the manifest share it).
-RAW_CODE_TO_TRAIN_ID: Mapping[int, int] = MappingProxyType(
-    {0: IGNORE_INDEX, 1: 0, 2: 1, 3: 2, 4: 3, 5: 4})
+DEFAULT_LABEL_TABLE = 'others-first'
 
-#: raw code -> human-readable meaning, for docs and --help.
-RAW_CODE_NAMES: Mapping[int, str] = MappingProxyType({
-    0: 'unlabelled / nodata', 1: 'green area', 2: 'urban area (buildings)', 3: 'roads',
-    4: 'impervious surface', 5: 'water'})
+#: table name -> (raw code -> train id); read-only, workers and the manifest share them.
+LABEL_TABLES: Mapping[str, Mapping[int, int]] = MappingProxyType({
+    # The reference's 6-name list: 0 = Others (unlabelled), 1..5 = the five classes.
+    'others-first': MappingProxyType({0: IGNORE_INDEX, 1: 0, 2: 1, 3: 2, 4: 3, 5: 4}),
+    # The reference's active 5-name list read literally: codes kept as train ids; code 5 has
+    # no name there, and a 5-class model cannot take train id 5, so it is ignored.
+    'five-classes': MappingProxyType({0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: IGNORE_INDEX}),
+})
+
+#: table name -> (raw code -> human-readable meaning), for docs and --help.
+LABEL_TABLE_CODE_NAMES: Mapping[str, Mapping[int, str]] = MappingProxyType({
+    'others-first': MappingProxyType({
+        0: 'unlabelled / Others', 1: 'green area', 2: 'urban area (buildings)', 3: 'roads',
+        4: 'impervious surface', 5: 'water'}),
+    'five-classes': MappingProxyType({
+        0: 'green area', 1: 'urban area (buildings)', 2: 'roads', 3: 'impervious surface',
+        4: 'water', 5: 'unnamed in the 5-name list'}),
+})
+
+#: raw code -> train id of the default table (kept for callers that predate the switch).
+RAW_CODE_TO_TRAIN_ID: Mapping[int, int] = LABEL_TABLES[DEFAULT_LABEL_TABLE]
+
+#: raw code -> human-readable meaning of the default table.
+RAW_CODE_NAMES: Mapping[int, str] = LABEL_TABLE_CODE_NAMES[DEFAULT_LABEL_TABLE]
 
 UNLABELLED_COLOUR: tuple[int, int, int] = (0, 0, 0)
 
@@ -50,23 +78,34 @@ COLOUR_TO_TRAIN_ID: Mapping[tuple[int, int, int], int] = MappingProxyType({
 _MAX_LISTED = 20
 
 
-def describe_label_table() -> str:
+def get_label_table(name: str) -> Mapping[int, int]:
+    """The raw code -> train id table called ``name``; an unknown name raises DaspmInputError."""
+    if name not in LABEL_TABLES:
+        raise DaspmInputError(
+            f'--label-table {name!r}: unknown label table; choose one of {", ".join(LABEL_TABLES)} '
+            '(see docs/datasets.md)')
+    return LABEL_TABLES[name]
+
+
+def describe_label_table(table: str = DEFAULT_LABEL_TABLE) -> str:
     """The raw-code / colour table as plain text (for --help and error messages)."""
-    lines = ['raw code  meaning                   train id      RGB colour (3-band labels)']
-    for code, train_id in RAW_CODE_TO_TRAIN_ID.items():
+    codes = get_label_table(table)
+    lines = ['raw code  meaning                      train id      RGB colour (3-band labels)']
+    for code, train_id in codes.items():
         colour = (UNLABELLED_COLOUR if train_id == IGNORE_INDEX
                   else tuple(DASPM_PALETTE[train_id]))
         tid = f'{train_id} (ignore)' if train_id == IGNORE_INDEX else str(train_id)
-        lines.append(f'{code:<9} {RAW_CODE_NAMES[code]:<25} {tid:<13} '
+        lines.append(f'{code:<9} {LABEL_TABLE_CODE_NAMES[table][code]:<28} {tid:<13} '
                      f'{",".join(str(c) for c in colour)}')
     lines.append('any other value or colour is an error.')
     return '\n'.join(lines)
 
 
-def label_table_manifest() -> dict[str, object]:
+def label_table_manifest(table: str = DEFAULT_LABEL_TABLE) -> dict[str, object]:
     """The tables in JSON-friendly form, recorded in ``daspm_dataset.json``."""
     return {
-        'codes': {str(k): v for k, v in RAW_CODE_TO_TRAIN_ID.items()},
+        'name': table,
+        'codes': {str(k): v for k, v in get_label_table(table).items()},
         'colours': {','.join(str(c) for c in rgb): v for rgb, v in COLOUR_TO_TRAIN_ID.items()},
     }
 
@@ -79,7 +118,7 @@ def _fmt_values(values: np.ndarray | list) -> str:
 
 
 def codes_to_train_ids(codes: np.ndarray, path: str | os.PathLike,
-                       nodata: float | None = None) -> np.ndarray:
+                       nodata: float | None = None, table: str = DEFAULT_LABEL_TABLE) -> np.ndarray:
     """Map a (H, W) array of raw codes to uint8 train ids; unknown codes raise DaspmInputError.
 
     Pixels equal to the file's declared ``nodata`` value become ignore (255) even if that
@@ -94,24 +133,29 @@ def codes_to_train_ids(codes: np.ndarray, path: str | os.PathLike,
         nodata_mask = codes == int(nodata)
         if not nodata_mask.any():
             nodata_mask = None
+    table_codes = get_label_table(table)
     if nodata_mask is not None:
-        # The nodata pixels may hold any value; park them on code 0 (ignore) before the check.
-        codes = np.where(nodata_mask, 0, codes)
-    bad = _unknown_codes(codes)
+        # The nodata pixels may hold any value; park them on a known code for the check and
+        # the lookup, and set them to ignore afterwards (code 0 is a class in some tables).
+        codes = np.where(nodata_mask, next(iter(table_codes)), codes).astype(codes.dtype)
+    bad = _unknown_codes(codes, table_codes)
     if bad:
         raise DaspmInputError(
-            f'{path}: label values {_fmt_values(bad)} are not in the raw code table '
-            f'(known codes: {", ".join(str(k) for k in RAW_CODE_TO_TRAIN_ID)}); fix the label '
-            'or extend RAW_CODE_TO_TRAIN_ID in daspm/convert/label_tables.py '
+            f'{path}: label values {_fmt_values(bad)} are not in the raw code table {table!r} '
+            f'(known codes: {", ".join(str(k) for k in table_codes)}); fix the label '
+            'or extend LABEL_TABLES in daspm/convert/label_tables.py '
             '(see docs/datasets.md)')
     # Every code passed the check, so each indexes the LUT; uint8 codes index it without a copy.
-    lut = np.full(max(256, max(RAW_CODE_TO_TRAIN_ID) + 1), IGNORE_INDEX, dtype=np.uint8)
-    for code, train_id in RAW_CODE_TO_TRAIN_ID.items():
+    lut = np.full(max(256, max(table_codes) + 1), IGNORE_INDEX, dtype=np.uint8)
+    for code, train_id in table_codes.items():
         lut[code] = train_id
-    return lut[codes if codes.dtype == np.uint8 else codes.astype(np.intp)]
+    train_ids = lut[codes if codes.dtype == np.uint8 else codes.astype(np.intp)]
+    if nodata_mask is not None:
+        train_ids[nodata_mask] = IGNORE_INDEX
+    return train_ids
 
 
-def _unknown_codes(codes: np.ndarray) -> list[int]:
+def _unknown_codes(codes: np.ndarray, known: Mapping[int, int]) -> list[int]:
     """Sorted values of ``codes`` that the table does not know."""
     if codes.size == 0:
         return []
@@ -120,7 +164,7 @@ def _unknown_codes(codes: np.ndarray) -> list[int]:
         present = np.flatnonzero(np.bincount(codes.ravel(), minlength=1)).tolist()
     else:
         present = np.unique(codes).tolist()
-    return [v for v in present if v not in RAW_CODE_TO_TRAIN_ID]
+    return [v for v in present if v not in known]
 
 
 def colours_to_train_ids(rgb: np.ndarray, path: str | os.PathLike) -> np.ndarray:
@@ -148,12 +192,13 @@ def colours_to_train_ids(rgb: np.ndarray, path: str | os.PathLike) -> np.ndarray
 
 
 def label_to_train_ids(data: np.ndarray, path: str | os.PathLike,
-                       nodata: float | None = None) -> np.ndarray:
-    """Dispatch on band count: 1 band = raw codes, 3 bands = palette colours."""
+                       nodata: float | None = None,
+                       table: str = DEFAULT_LABEL_TABLE) -> np.ndarray:
+    """Dispatch on band count: 1 band = raw codes (through ``table``), 3 bands = palette colours."""
     if data.ndim == 2:
         data = data[None]
     if data.shape[0] == 1:
-        return codes_to_train_ids(data[0], path, nodata)
+        return codes_to_train_ids(data[0], path, nodata, table)
     if data.shape[0] == 3:
         return colours_to_train_ids(data, path)
     raise DaspmInputError(
@@ -161,6 +206,7 @@ def label_to_train_ids(data: np.ndarray, path: str | os.PathLike,
         'palette colours (see docs/datasets.md)')
 
 
-__all__ = ['RAW_CODE_TO_TRAIN_ID', 'RAW_CODE_NAMES', 'COLOUR_TO_TRAIN_ID', 'UNLABELLED_COLOUR',
+__all__ = ['DEFAULT_LABEL_TABLE', 'LABEL_TABLES', 'LABEL_TABLE_CODE_NAMES', 'RAW_CODE_TO_TRAIN_ID',
+           'RAW_CODE_NAMES', 'COLOUR_TO_TRAIN_ID', 'UNLABELLED_COLOUR', 'get_label_table',
            'describe_label_table', 'label_table_manifest', 'codes_to_train_ids',
            'colours_to_train_ids', 'label_to_train_ids']

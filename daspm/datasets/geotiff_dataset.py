@@ -1,9 +1,11 @@
 """Base dataset for converted GeoTIFF segmentation data (img_dir/ + ann_dir/ + split files)."""
 from __future__ import annotations
 
+import json
 import os.path as osp
 from pathlib import Path
 
+from mmengine.logging import MMLogger
 from mmseg.datasets import BaseSegDataset
 
 from ..utils.errors import DaspmInputError
@@ -15,7 +17,9 @@ class GeoTiffSegDataset(BaseSegDataset):
     """A converted dataset: ``<root>/img_dir/*.tif``, ``<root>/ann_dir/*.tif`` and optional split files.
 
     ``ann_file`` names a split file (e.g. 'train.txt') relative to ``data_root``; when it is
-    empty every image is used, which is only right for a single-split dataset.
+    empty every image is used, which is only right for a single-split dataset. A conversion
+    without any split files (the published Gaofen source has none) uses every image for
+    whatever split file the config names, and logs so.
     """
 
     #: converter that produces this dataset's layout (named in error messages)
@@ -24,14 +28,16 @@ class GeoTiffSegDataset(BaseSegDataset):
     def __init__(self, img_suffix: str = '.tif', seg_map_suffix: str = '.tif',
                  data_prefix: dict | None = None, **kwargs) -> None:
         data_prefix = data_prefix or dict(img_path='img_dir', seg_map_path='ann_dir')
-        self._check_layout(kwargs.get('data_root'), data_prefix, kwargs.get('ann_file', ''))
+        kwargs['ann_file'] = self._check_layout(kwargs.get('data_root'), data_prefix,
+                                                kwargs.get('ann_file', ''), img_suffix)
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
                          data_prefix=data_prefix, **kwargs)
 
-    def _check_layout(self, data_root: str | None, data_prefix: dict, ann_file: str) -> None:
-        """Explain, in one message, why a data root cannot be read and how to fix it."""
+    def _check_layout(self, data_root: str | None, data_prefix: dict, ann_file: str,
+                      img_suffix: str = '.tif') -> str:
+        """Explain, in one message, why a data root cannot be read; return the ann_file to use."""
         if data_root is None:
-            return
+            return ann_file
         root = Path(data_root)
         name = type(self).__name__
         if not root.is_dir():
@@ -40,10 +46,12 @@ class GeoTiffSegDataset(BaseSegDataset):
                 f'`python tools/make_synthetic_dataset.py data/synthetic` and convert it with '
                 f'{self.CONVERTER}, or set data_root in the config')
         if not (root / CONVERTED_MANIFEST).is_file():
-            if (root / 'images').is_dir() and (root / 'labels').is_dir():
-                raise DaspmInputError(
-                    f'{name}: {root} holds raw data (images/, labels/) that has not been converted; '
-                    f'run `python {self.CONVERTER} {root}` and point data_root at its output')
+            for images, labels in (('image', 'label'), ('images', 'labels')):
+                if (root / images).is_dir() and (root / labels).is_dir():
+                    raise DaspmInputError(
+                        f'{name}: {root} holds raw data ({images}/, {labels}/) that has not been '
+                        f'converted; run `python {self.CONVERTER} {root}` and point data_root at '
+                        f'its output ({root}_converted)')
             raise DaspmInputError(
                 f'{name}: {root} is not a converted DASPM dataset (no {CONVERTED_MANIFEST}); '
                 f'run {self.CONVERTER} on the raw data and point data_root at its output')
@@ -51,9 +59,33 @@ class GeoTiffSegDataset(BaseSegDataset):
         if not img_dir.is_dir():
             raise DaspmInputError(f'{name}: image directory {img_dir} is missing; re-run {self.CONVERTER}')
         if ann_file and not osp.isabs(ann_file) and not (root / ann_file).is_file():
+            written = self._converted_splits(root)
+            if written == {}:
+                # The raw data had no split files at all (the published Gaofen source): the whole
+                # folder is the split, as in the reference, which trains on every source image.
+                num = sum(1 for p in img_dir.iterdir()
+                          if p.name.endswith(img_suffix) and not p.name.startswith('.'))
+                MMLogger.get_current_instance().warning(
+                    f'{name}: {root} has no split files (the raw data had none): using all '
+                    f'{num} images for {ann_file}')
+                return ''
+            found = (f' (the conversion wrote {", ".join(f"{s}.txt" for s in written)})'
+                     if written else '')
             raise DaspmInputError(
-                f'{name}: split file {root / ann_file} not found; add it (one image name per line) '
-                'or set ann_file=\'\' to use every image')
+                f'{name}: split file {root / ann_file} not found{found}; add it (one image name '
+                'per line), name an existing split file in the config, or set ann_file=\'\' to '
+                'use every image')
+        return ann_file
+
+    @staticmethod
+    def _converted_splits(root: Path) -> dict | None:
+        """The ``splits`` entry of the conversion manifest, or None when it records none."""
+        try:
+            manifest = json.loads((root / CONVERTED_MANIFEST).read_text(encoding='utf-8'))
+        except (OSError, ValueError):
+            return None
+        splits = manifest.get('splits') if isinstance(manifest, dict) else None
+        return splits if isinstance(splits, dict) else None
 
     def load_data_list(self) -> list[dict]:
         """List the samples; an empty list is an error, and the first image is checked against the pipeline."""

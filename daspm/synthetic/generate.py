@@ -13,7 +13,7 @@ from tqdm import tqdm
 from daspm.classes import DASPM_CLASSES
 from daspm.utils.errors import DaspmInputError
 
-from . import georef, sensors, writer
+from . import georef, reference_layout, sensors, writer
 from .reflectance import BANDS, layout_reflectance
 from .scene import NUM_CLASSES, class_counts, make_layout
 from .sensors import Atmosphere
@@ -130,8 +130,24 @@ def _rounded(array: np.ndarray) -> list:
     return np.round(np.asarray(array, np.float64), 6).tolist()
 
 
-def _domain_spec(domain: str, tile_size: int) -> dict[str, Any]:
+def _domain_spec(domain: str, tile_size: int, layout: str = reference_layout.DASPM_LAYOUT) -> dict[str, Any]:
     """What the files of a domain hold (for the manifest, so converters need not guess)."""
+    spec = _render_spec(domain, tile_size)
+    if layout == reference_layout.REFERENCE_LAYOUT:
+        spec['image'] = reference_layout.image_spec(domain, tile_size, sensors.FINE_GSD_M)
+        spec['label_to_image_factor'] = 1
+        spec['files'] = dict(images=f'{domain}/{reference_layout.IMAGE_DIR}/',
+                             labels=f'{domain}/{reference_layout.LABEL_DIR}/',
+                             splits=(f'{domain}/{{train,val,test}}.txt'
+                                     if domain in reference_layout.DOMAINS_WITH_SPLITS else None))
+    else:
+        spec['files'] = dict(images=f'{domain}/images/', labels=f'{domain}/labels/',
+                             splits=f'{domain}/splits/{{train,val,test}}.txt')
+    return spec
+
+
+def _render_spec(domain: str, tile_size: int) -> dict[str, Any]:
+    """What the renderer makes of a domain (the default layout writes it unchanged)."""
     coarse = tile_size // sensors.FACTOR
     label = dict(dtype='uint8', bands=1, shape=[tile_size, tile_size], gsd_m=sensors.FINE_GSD_M,
                  nodata=writer.LABEL_NODATA, encoding='raw')
@@ -153,11 +169,23 @@ def _domain_spec(domain: str, tile_size: int) -> dict[str, Any]:
                 sensor_model=model, label_to_image_factor=sensors.FACTOR)
 
 
+def validate_layout(layout: Any) -> str:
+    """A layout name: 'daspm' (images/, labels/, splits/) or 'reference' (the published DASPM data)."""
+    if layout not in reference_layout.LAYOUTS:
+        raise DaspmInputError(f'layout={layout!r}: choose one of {", ".join(reference_layout.LAYOUTS)} '
+                              '(see docs/synthetic_dataset.md)')
+    return str(layout)
+
+
 def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: int = 320, num_source: int = 24,
                      num_target: int = 24, splits: Sequence[float] = DEFAULT_SPLITS, overwrite: bool = False,
-                     progress: bool = True) -> dict[str, Any]:
-    """Write a synthetic Gaofen (source) / Sentinel-2 (target) dataset in the RAW layout; return its manifest."""
+                     progress: bool = True, layout: str = reference_layout.DASPM_LAYOUT) -> dict[str, Any]:
+    """Write a synthetic Gaofen (source) / Sentinel-2 (target) dataset in the RAW layout; return its manifest.
+
+    ``layout='reference'`` writes the published DASPM layout instead (see ``reference_layout``).
+    """
     out = Path(out_dir)
+    layout = validate_layout(layout)
     seed = _check_int('seed', seed, 0)
     tile_size = validate_tile_size(tile_size)
     counts = {'gaofen': _check_int('num_source', num_source, 1), 'sentinel': _check_int('num_target', num_target, 1)}
@@ -167,10 +195,10 @@ def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: in
     manifest: dict[str, Any] = dict(
         generator=GENERATOR_NAME, version=GENERATOR_VERSION, status='incomplete',
         parameters=dict(seed=seed, tile_size=tile_size, num_source=counts['gaofen'], num_target=counts['sentinel'],
-                        splits=[round(f, 6) for f in fractions]),
+                        splits=[round(f, 6) for f in fractions], layout=layout),
         crs=f'EPSG:{georef.CRS_EPSG}', raw_codes={str(k): v for k, v in writer.RAW_CODES.items()},
         reflectance_bands=list(BANDS), written=[*writer.DOMAIN_DIRS, writer.README_NAME, writer.MANIFEST_NAME],
-        domains={d: _domain_spec(d, tile_size) for d in DOMAINS})
+        domains={d: _domain_spec(d, tile_size, layout) for d in DOMAINS})
     # Written first, so that an interrupted run is recognised (and may be overwritten) later.
     out.mkdir(parents=True, exist_ok=True)
     writer.write_json(out / writer.MANIFEST_NAME, manifest)
@@ -193,18 +221,27 @@ def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: in
                         'REFLECTANCE_SCALE': str(sensors.REFLECTANCE_SCALE),
                         **{f'HAZE_{k.upper()}': str(v) for k, v in tile.atmosphere.as_dict().items()}}
             tags['DISTRICT'] = tile.district
-            writer.write_image(out / domain / 'images' / f'{tile.name}.tif', tile.image, crs=crs,
-                               transform=image_transform, bands=bands, tags=tags)
-            writer.write_label(out / domain / 'labels' / f'{tile.name}.tif', tile.labels, crs=crs,
-                               transform=label_transform)
+            if layout == reference_layout.REFERENCE_LAYOUT:
+                if domain == 'sentinel':
+                    tags = {**reference_layout.sentinel_tags(tile.atmosphere.as_dict()), 'DISTRICT': tile.district}
+                reference_layout.write_tile(out / domain, domain, tile.name, tile.image, tile.labels, crs=crs,
+                                            label_transform=label_transform, tags=tags)
+            else:
+                writer.write_image(out / domain / 'images' / f'{tile.name}.tif', tile.image, crs=crs,
+                                   transform=image_transform, bands=bands, tags=tags)
+                writer.write_label(out / domain / 'labels' / f'{tile.name}.tif', tile.labels, crs=crs,
+                                   transform=label_transform)
             pixels += class_counts(tile.labels)
             names.append(tile.name)
             bar.update(1)
         split_lists = assign_splits(seed, domain, names, fractions)
-        writer.write_splits(out / domain, split_lists)
         spec = manifest['domains'][domain]
         spec['num_tiles'] = len(names)
-        spec['splits'] = {k: len(v) for k, v in split_lists.items()}
+        if layout == reference_layout.REFERENCE_LAYOUT:
+            spec['splits'] = reference_layout.write_splits(out / domain, domain, split_lists)
+        else:
+            writer.write_splits(out / domain, split_lists)
+            spec['splits'] = {k: len(v) for k, v in split_lists.items()}
         spec['class_pixels'] = {str(c + 1): int(n) for c, n in enumerate(pixels)}
         spec['class_shares'] = {DASPM_CLASSES[c]: round(float(n) / float(pixels.sum()), 4)
                                 for c, n in enumerate(pixels)}
