@@ -15,7 +15,7 @@ from daspm.models.uda.ema import ema_alpha, init_teacher, update_teacher
 from daspm.models.uda.feature_distance import (downscale_label_ratio, feature_distance_loss,
                                                feature_distance_mask)
 from daspm.models.uda.pseudo_label import pseudo_labels_from_logits
-from daspm.models.uda.strong_augmentation import blur_kernel_size, strong_augment
+from daspm.models.uda.strong_augmentation import blur_kernel_size, color_jitter, strong_augment
 
 
 # --------------------------------------------------------------------------------------- EMA
@@ -385,13 +385,160 @@ def test_strong_augment_hue_strength_zero_keeps_hues():
     assert angle_change(shifted).flatten(1).mean(1).max() > 0.05
 
 
-def test_strong_augment_output_denormalises_into_unit_range():
+def test_strong_augment_jitter_clamps_to_unit_range_as_kornia_058():
     img = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(5)) * 1.4 - 0.2
     x = _normalised(img)
     y = strong_augment(x, MEAN, STD, color_jitter_p=1.0, color_jitter_strength=0.9, blur_p=1.0,
                        generator=torch.Generator().manual_seed(1))
     d = _denorm(y)
     assert d.min() >= -1e-5 and d.max() <= 1 + 1e-5
+
+
+def test_strong_augment_clips_nothing_without_jitter():
+    # reflectance / 3000 exceeds 1 on bright roofs: mixing and blurring must keep it (test time does)
+    img = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(8)) * 2.5
+    img[:, :, :8] = 3.0  # a bright block wide enough that the blur keeps values > 1
+    x = _normalised(img)
+    same = strong_augment(x, MEAN, STD, color_jitter_p=0.0, blur_p=0.0)
+    torch.testing.assert_close(_denorm(same), img, atol=1e-5, rtol=1e-5)
+    blurred = _denorm(strong_augment(x, MEAN, STD, color_jitter_p=0.0, blur_p=1.0,
+                                     generator=torch.Generator().manual_seed(0)))
+    assert blurred.max() > 2.9
+    # with jitter but clamp=False nothing is clipped either
+    jittered = _denorm(strong_augment(x, MEAN, STD, color_jitter_p=1.0, blur_p=0.0, hue_strength=0.0,
+                                      clamp=False, generator=torch.Generator().manual_seed(0)))
+    assert jittered.max() > 1.5
+
+
+# the hand-made pixel (R, G, B) = (0.8, 0.4, 0.2): V = 0.8, S = 0.75, H = 20 degrees
+PIXEL = (0.8, 0.4, 0.2)
+
+
+def _pixel_images(*pixels) -> torch.Tensor:
+    return torch.tensor(pixels, dtype=torch.float32).view(len(pixels), 3, 1, 1).expand(-1, 3, 2, 2).clone()
+
+
+@pytest.mark.parametrize('factor,expected', [
+    (0.8, (0.6, 0.2, 0.0)),   # x + (f - 1), clamped at 0
+    (1.2, (1.0, 0.6, 0.4)),   # clamped at 1
+])
+def test_color_jitter_brightness_is_additive(factor, expected):
+    one = torch.ones(1)
+    y = color_jitter(_pixel_images(PIXEL), torch.tensor([factor]), one, one, torch.zeros(1), [0])
+    torch.testing.assert_close(y[0, :, 0, 0], torch.tensor(expected), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize('factor,expected', [
+    (0.8, (0.64, 0.32, 0.16)),  # x * f, no mean involved
+    (1.5, (1.0, 0.6, 0.3)),     # clamped at 1
+])
+def test_color_jitter_contrast_is_multiplicative(factor, expected):
+    one = torch.ones(1)
+    y = color_jitter(_pixel_images(PIXEL), one, torch.tensor([factor]), one, torch.zeros(1), [1])
+    torch.testing.assert_close(y[0, :, 0, 0], torch.tensor(expected), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize('factor,expected', [
+    # HSV S * f with V and H kept: min = V (1 - S'), the middle channel keeps its relative place
+    # (G - B) / (R - B) = 1/3
+    (0.5, (0.8, 0.6, 0.5)),      # S' = 0.375: B = 0.5, G = 0.5 + 0.3 / 3
+    (1.2, (0.8, 0.32, 0.08)),    # S' = 0.9:   B = 0.08, G = 0.08 + 0.72 / 3
+    (2.0, (0.8, 0.8 / 3, 0.0)),  # S' = min(1.5, 1) = 1
+])
+def test_color_jitter_saturation_scales_hsv_saturation(factor, expected):
+    one = torch.ones(1)
+    y = color_jitter(_pixel_images(PIXEL), one, one, torch.tensor([factor]), torch.zeros(1), [2])
+    torch.testing.assert_close(y[0, :, 0, 0], torch.tensor(expected), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize('turns,expected', [
+    (1 / 3, (0.2, 0.8, 0.4)),    # H 20 -> 140 degrees: (R, G, B) -> (B, R, G)
+    (-1 / 3, (0.4, 0.2, 0.8)),   # H 20 -> 260 degrees: (R, G, B) -> (G, B, R)
+])
+def test_color_jitter_hue_rotates_hsv_hue(turns, expected):
+    one = torch.ones(1)
+    y = color_jitter(_pixel_images(PIXEL), one, one, one, torch.tensor([turns]), [3])
+    torch.testing.assert_close(y[0, :, 0, 0], torch.tensor(expected), atol=1e-5, rtol=0)
+
+
+def test_color_jitter_applies_the_parts_in_the_given_order_per_image():
+    b, c = torch.tensor([1.1, 0.9]), torch.tensor([0.5, 1.2])
+    one, zero = torch.ones(2), torch.zeros(2)
+    x = _pixel_images(PIXEL, (0.5, 0.5, 0.5))
+    px = torch.tensor([PIXEL, (0.5, 0.5, 0.5)])
+    brightness_first = color_jitter(x, b, c, one, zero, [0, 1])[:, :, 0, 0]
+    contrast_first = color_jitter(x, b, c, one, zero, [1, 0])[:, :, 0, 0]
+    torch.testing.assert_close(brightness_first, ((px + (b - 1).view(2, 1)) * c.view(2, 1)).clamp(0, 1))
+    torch.testing.assert_close(contrast_first, (px * c.view(2, 1) + (b - 1).view(2, 1)).clamp(0, 1))
+
+
+def test_strong_augment_draws_factors_as_documented_and_applies_kornia_058_jitter():
+    # the documented draw order: jitter on, brightness, contrast, saturation, hue, order, blur on, sigma
+    s, n = 0.2, 3
+    unit = 0.2 + 0.6 * torch.rand(n, 3, 4, 4, generator=torch.Generator().manual_seed(9))
+    y = strong_augment(_normalised(unit), MEAN, STD, color_jitter_p=1.0, color_jitter_strength=s,
+                       blur_p=0.0, generator=torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    torch.rand(n, generator=g)
+    b, c, sat = ((1 - s) + 2 * s * torch.rand(n, generator=g) for _ in range(3))
+    hue = -s + 2 * s * torch.rand(n, generator=g)
+    order = torch.randperm(4, generator=g).tolist()
+    x = unit.clone()
+    for op in order:  # brightness and contrast written out; saturation and hue by the tests above
+        if op == 0:
+            x = (x + (b - 1).view(n, 1, 1, 1)).clamp(0, 1)
+        elif op == 1:
+            x = (x * c.view(n, 1, 1, 1)).clamp(0, 1)
+        else:
+            x = color_jitter(x, torch.ones(n), torch.ones(n), sat, hue, [op])
+    torch.testing.assert_close(_denorm(y), x, atol=1e-5, rtol=1e-5)
+    # the torchvision-style formulas (multiplicative brightness, contrast and saturation blended
+    # with the grey mean) that this replaced give other images
+    assert (_denorm(y) - _torchvision_style(unit, b, c, sat, hue, order)).abs().mean() > 0.01
+
+
+def _torchvision_style(x, b, c, sat, hue, order):
+    """The previous (torchvision / kornia >= 0.6) semantics, to show the difference."""
+    n = x.shape[0]
+    for op in order:
+        if op == 0:
+            x = (x * b.view(n, 1, 1, 1)).clamp(0, 1)
+        elif op == 1:
+            grey = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).mean(dim=(-2, -1)).view(n, 1, 1, 1)
+            x = (x * c.view(n, 1, 1, 1) + grey * (1 - c.view(n, 1, 1, 1))).clamp(0, 1)
+        elif op == 2:
+            grey = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+            x = (x * sat.view(n, 1, 1, 1) + grey * (1 - sat.view(n, 1, 1, 1))).clamp(0, 1)
+        else:
+            x = color_jitter(x, torch.ones(n), torch.ones(n), torch.ones(n), hue, [3])
+    return x
+
+
+def test_strong_augment_is_the_same_in_any_value_scale_of_the_normalisation():
+    # ImageNet statistics in 8-bit units with 0..255 inputs (value_scale 255) and the same in
+    # [0, 1] units with [0, 1] inputs give the same network input after augmentation
+    mean255, std255 = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+    mean1, std1 = [m / 255 for m in mean255], [v / 255 for v in std255]
+    unit = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(11))
+    x = _normalised(unit, mean1, std1)  # identical normalised tensors in both conventions
+    kwargs = dict(color_jitter_p=1.0, blur_p=1.0)
+    a = strong_augment(x, mean255, std255, value_scale=255.0, generator=torch.Generator().manual_seed(2), **kwargs)
+    b = strong_augment(x, mean1, std1, value_scale=1.0, generator=torch.Generator().manual_seed(2), **kwargs)
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    # the reference's normalisation (mean 0, std 255 on 8-bit values)
+    c = strong_augment(unit, [0.0] * 3, [255.0] * 3, value_scale=255.0,
+                       generator=torch.Generator().manual_seed(2), **kwargs)
+    d = strong_augment(unit, [0.0] * 3, [1.0] * 3, value_scale=1.0,
+                       generator=torch.Generator().manual_seed(2), **kwargs)
+    torch.testing.assert_close(c, d, atol=1e-5, rtol=1e-5)
+
+
+def test_dacs_infers_the_value_scale_from_the_normalisation():
+    from daspm.models.uda.dacs import infer_value_scale
+    assert infer_value_scale([0.0, 0.0, 0.0], [255.0, 255.0, 255.0]) == 255.0
+    assert infer_value_scale([123.675, 116.28, 103.53], [58.395, 57.12, 57.375]) == 255.0
+    assert infer_value_scale([0.0, 0.0, 0.0], [1.0, 1.0, 1.0]) == 1.0
+    assert infer_value_scale([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]) == 1.0
 
 
 def test_strong_augment_multispectral():

@@ -1,15 +1,27 @@
 """Strong photometric augmentation of mixed images (DACS): colour jitter + Gaussian blur.
 
-Works on the normalised network input: it denormalises (``x*std + mean``, divided by
-``value_scale``) to values in [0, 1], augments, and renormalises. All random decisions are drawn
-from ``generator`` (one fixed sequence of draws per call), so a seeded generator reproduces the
-output exactly. Decisions are taken per image (the reference drew one per batch; METHOD.md allows
-either).
+Works on the normalised network input: it denormalises (``x*std + mean``), divides by
+``value_scale`` (the denormalised value of white: 1 for images scaled to [0, 1], 255 for 8-bit
+values), augments, and renormalises. All random decisions are drawn from ``generator`` (one fixed
+sequence of draws per call), so a seeded generator reproduces the output exactly. Decisions are
+taken per image (the reference drew one per batch; METHOD.md allows either).
+
+The colour jitter follows kornia 0.5.8's ``ColorJitter``, which DAFormer pins: the four parts in
+a random order, each factor f uniform in [1-s, 1+s]:
+
+* brightness ``x + (f - 1)`` (additive),
+* contrast ``x * f`` (multiplicative, no mean),
+* saturation: HSV ``S * f`` (S clamped to [0, 1]),
+* hue: HSV ``H + h`` with h uniform in [-s, s] turns.
+
+With ``clamp=True`` every part clamps to [0, 1] as kornia 0.5.8 does, which is right for inputs
+that lie in [0, value_scale] at test time (8-bit images). Inputs that test time does not clip
+(reflectance divided by a constant) use ``clamp=False``: nothing is clipped. Nothing outside the
+jitter clamps: mixing and blurring are convex combinations, so they stay in the input's range.
 
 Multispectral inputs (C != 3): brightness and contrast act on every channel; saturation and hue
 are only defined for RGB, so they act on the first three channels, taken as R, G, B (skipped when
-C < 3). Contrast of a 3-channel image blends with its grayscale mean (torchvision/kornia
-convention); with C != 3 there is no grayscale, so each channel blends with its own spatial mean.
+C < 3).
 """
 from __future__ import annotations
 
@@ -17,12 +29,11 @@ import math
 from collections.abc import Sequence
 
 import torch
-from kornia.enhance import adjust_contrast_with_mean_subtraction, adjust_hue, \
-    adjust_saturation_with_gray_subtraction
+from kornia.color import hsv_to_rgb, rgb_to_hsv
 from kornia.filters import gaussian_blur2d
 from torch import Tensor
 
-__all__ = ['strong_augment', 'blur_kernel_size']
+__all__ = ['strong_augment', 'blur_kernel_size', 'color_jitter']
 
 
 def blur_kernel_size(side: int) -> int:
@@ -41,26 +52,35 @@ def _channel_tensor(values: Sequence[float] | Tensor, channels: int, device: tor
     return t.view(1, channels, 1, 1)
 
 
-def _color_jitter(x: Tensor, brightness: Tensor, contrast: Tensor, saturation: Tensor,
-                  hue: Tensor, order: list[int]) -> Tensor:
-    """Apply the four adjustments in ``order`` to [N,C,H,W] images in [0,1], per-image factors."""
-    n, c = x.shape[:2]
+def _clamp01(x: Tensor, clamp: bool) -> Tensor:
+    return x.clamp(0.0, 1.0) if clamp else x
+
+
+def _adjust_hsv(rgb: Tensor, saturation: Tensor | None, hue: Tensor | None) -> Tensor:
+    """Scale HSV saturation by a per-image factor or rotate the hue by per-image turns."""
+    h, s, v = rgb_to_hsv(rgb).unbind(dim=1)
+    if saturation is not None:
+        s = (s * saturation.view(-1, 1, 1)).clamp(0.0, 1.0)
+    if hue is not None:
+        h = torch.fmod(h + hue.view(-1, 1, 1) * (2 * math.pi), 2 * math.pi)
+    return hsv_to_rgb(torch.stack((h, s, v), dim=1))
+
+
+def color_jitter(x: Tensor, brightness: Tensor, contrast: Tensor, saturation: Tensor,
+                 hue: Tensor, order: Sequence[int], clamp: bool = True) -> Tensor:
+    """kornia 0.5.8 ColorJitter parts in ``order`` (0 brightness, 1 contrast, 2 saturation, 3 hue).
+
+    ``x`` is [N,C,H,W] with 1 = white; factors are per image ([N]); hue in turns.
+    """
+    n = x.shape[0]
     for op in order:
-        if op == 0:  # brightness: multiplicative, as kornia's ColorJitter (torchvision formula)
-            x = (x * brightness.view(n, 1, 1, 1)).clamp(0.0, 1.0)
+        if op == 0:
+            x = _clamp01(x + (brightness.view(n, 1, 1, 1) - 1.0), clamp)
         elif op == 1:
-            if c == 3:
-                x = adjust_contrast_with_mean_subtraction(x, contrast)
-            else:
-                f = contrast.view(n, 1, 1, 1)
-                x = (x * f + x.mean(dim=(-2, -1), keepdim=True) * (1 - f)).clamp(0.0, 1.0)
-        elif op == 2 and c >= 3:
-            rgb = adjust_saturation_with_gray_subtraction(x[:, :3], saturation)
-            x = torch.cat([rgb, x[:, 3:]], dim=1)
-        elif op == 3 and c >= 3:
-            # hue is drawn in turns (as kornia's ColorJitter) and applied in radians.
-            rgb = adjust_hue(x[:, :3], hue * (2 * math.pi)).clamp(0.0, 1.0)
-            x = torch.cat([rgb, x[:, 3:]], dim=1)
+            x = _clamp01(x * contrast.view(n, 1, 1, 1), clamp)
+        elif op in (2, 3) and x.shape[1] >= 3:
+            rgb = _adjust_hsv(x[:, :3], saturation if op == 2 else None, hue if op == 3 else None)
+            x = torch.cat([_clamp01(rgb, clamp), x[:, 3:]], dim=1)
     return x
 
 
@@ -77,18 +97,20 @@ def strong_augment(
     blur_sigma: tuple[float, float] = (0.15, 1.15),
     generator: torch.Generator | None = None,
     value_scale: float = 1.0,
+    clamp: bool = True,
 ) -> Tensor:
     """Colour-jitter (p per image) and Gaussian-blur (p per image) normalised [B,C,H,W] images.
 
-    ``value_scale`` divides the denormalised image to bring it into [0, 1] (1 for this project's
-    [0, 1] inputs; 255 when mean/std are in 8-bit units, e.g. mmseg's ImageNet defaults). The
-    denormalised image is clamped to [0, 1], so the output always denormalises into [0, 1].
-    ``hue_strength`` bounds the hue shift in turns; None uses ``color_jitter_strength`` (the
-    reference), 0 keeps hues (for imagery whose classes differ mainly by colour).
+    ``value_scale`` is the denormalised value of white (1 for [0, 1] inputs, 255 for 8-bit
+    values with mean/std in 8-bit units). ``clamp`` clamps the jitter parts to [0, white] as
+    kornia 0.5.8; without jitter nothing is clamped. ``hue_strength`` bounds the hue shift in
+    turns; None uses ``color_jitter_strength`` (the reference), 0 keeps hues.
     Returns a new tensor on the input's device with the input's dtype.
     """
     if images.dim() != 4:
         raise ValueError(f'images must be [B,C,H,W], got {tuple(images.shape)}')
+    if value_scale <= 0:
+        raise ValueError(f'value_scale must be positive, got {value_scale}')
     b, c, h, w = images.shape
     device, dtype = images.device, images.dtype
     mean_t = _channel_tensor(mean, c, device)
@@ -118,12 +140,12 @@ def strong_augment(
     # wrapper's context): kornia's colour conversions are not reliable in half precision, and an
     # autocast blur would return bf16/fp16 into this float32 buffer.
     with torch.autocast(device_type=device.type, enabled=False):
-        x = ((images.detach().float() * std_t + mean_t) / value_scale).clamp(0.0, 1.0)
+        x = (images.detach().float() * std_t + mean_t) / value_scale
 
         sel = jitter_on.nonzero().flatten()
         if sel.numel() > 0 and s > 0:
-            x[sel] = _color_jitter(x[sel], brightness[sel], contrast[sel], saturation[sel], hue[sel],
-                                   order)
+            x[sel] = color_jitter(x[sel], brightness[sel], contrast[sel], saturation[sel], hue[sel],
+                                  order, clamp=clamp)
 
         sel = blur_on.nonzero().flatten()
         if sel.numel() > 0:
