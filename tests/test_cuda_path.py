@@ -10,7 +10,7 @@ from mmengine.logging import MessageHub
 
 from conftest import write_tif
 from daspm.apis.scene import input_spec, map_scene, open_scene
-from test_dacs import CROP, _load_benchmark_helpers, build_dacs
+from dacs_helpers import CROP, build_dacs, make_batch
 from test_scene_mapping import smooth_bands
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a C
 @pytest.mark.parametrize('amp', [False, True])
 def test_dacs_step_on_cuda_trains_the_student_and_averages_the_teacher(amp):
     _, model, wrapper = build_dacs('cuda', amp)
-    batch = _load_benchmark_helpers().make_batch(2, CROP, 3, 5, seed=0)  # CPU tensors, as from a loader
+    batch = make_batch(2, CROP, seed=0)  # CPU tensors, as from a loader
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
     model.train_step(copy.copy(batch), wrapper)

@@ -1,50 +1,28 @@
-"""DACS train_step semantics: teacher EMA over real steps, losses, evaluation model, checkpoint round trip."""
+"""DACS train_step semantics: teacher EMA over real steps, each loss part's gradient against its
+definition (METHOD.md), pseudo-labels on padded batches, evaluation model, checkpoint round trip."""
 from __future__ import annotations
 
 import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
+from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 
-from conftest import REPO
+from dacs_helpers import CROP, build_dacs, make_batch
 from daspm.apis.checkpoint import load_checkpoint_checked
-from daspm.apis.config_loading import load_config
 
-CONFIG = REPO / 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
-CROP = 64
-
-
-def _load_benchmark_helpers():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('uda_step_cost', REPO / 'benchmarks/uda_step_cost.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def build_dacs(device: str = 'cpu', amp: bool = False):
-    """The synthetic DACS model in training mode on ``device`` and its optimizer wrapper (bf16 AMP if ``amp``)."""
-    torch.manual_seed(0)
-    cfg = load_config(CONFIG)
-    cfg.model.data_preprocessor.size = (CROP, CROP)
-    cfg.model.alpha = 0.99
-    model = MODELS.build(copy.deepcopy(cfg.model)).to(device)
-    model.init_weights()
-    model.train()
-    optim_cfg = copy.deepcopy(cfg.optim_wrapper)
-    if amp:
-        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
-    return cfg, model, build_optim_wrapper(model, optim_cfg)
+FD_CLASSES = (1, 2, 3)  # the synthetic config's FD "things"
+FD_LAMBDA = 0.005
 
 
 @pytest.fixture()
 def dacs_setup():
     cfg, model, wrapper = build_dacs()
-    batch = _load_benchmark_helpers().make_batch(2, CROP, 3, 5, seed=0)
-    return cfg, model, wrapper, batch
+    return cfg, model, wrapper, make_batch()
 
 
 def _params(module):
@@ -126,3 +104,227 @@ def test_gradient_accumulation_steps_once_per_accumulated_iterations(dacs_setup)
     _step(model, wrapper, batch, 1)  # second iteration: one step for the accumulated gradients
     assert any(not torch.equal(a, b) for a, b in zip(start, _params(model.model)))
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.model.parameters())
+
+
+# ------------------------------------------------------------- each loss part against its definition
+def _make_confident(model, scale: float = 50.0, boost: float = 2.0) -> None:
+    """Spread the classifier's logits so the (copied) teacher is confident on part of the target.
+
+    Freshly initialised logits are almost constant (std 0.07): every pixel would be on the same
+    side of the threshold. Scaled by 50 (std about 3.4) about a quarter of the pixels pass 0.968.
+    """
+    with torch.no_grad():
+        model.model.decode_head.conv_seg.weight.mul_(scale)
+        model.model.decode_head.conv_seg.bias[2] += boost
+
+
+def _grads(module) -> list[torch.Tensor]:
+    return [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in module.parameters()]
+
+
+def _ce_map(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """Per-pixel cross-entropy -log softmax(logits)[label], logits upsampled bilinearly to the label."""
+    logits = resize(logits, size=label.shape[-2:], mode='bilinear', align_corners=False)
+    return -F.log_softmax(logits, dim=1).gather(1, label.view(label.shape[0], 1, *label.shape[-2:]))[:, 0]
+
+
+def _train_step_grads(threshold: float = 0.968, fd_lambda: float = FD_LAMBDA,
+                      **uda_options):
+    """One DACS step from the same start; the student's gradients (no optimizer step) and
+    everything needed to recompute the loss parts by hand.
+
+    The step runs as iteration 1 with the teacher equal to the student, and the frozen "ImageNet"
+    model keeps its own initialisation: at iteration 0 it would be a copy of the student and the
+    feature distance (and its gradient) exactly zero.
+    """
+    _, model, wrapper = build_dacs(deterministic=True, accumulate=2, pseudo_threshold=threshold,
+                                   imnet_feature_dist_lambda=fd_lambda, **uda_options)
+    _make_confident(model)
+    model.ema_model.load_state_dict(model.model.state_dict())
+    start = copy.deepcopy(model.model)
+    batch = make_batch()
+    MessageHub.get_current_instance().update_info('iter', 1)
+    log = model.train_step(copy.copy(batch), wrapper)
+    # mmengine divides each loss by the accumulation count (2) so that accumulated steps average
+    return model, start, batch, log, [2.0 * g for g in _grads(model.model)]
+
+
+def _hand_parts(model, start, batch):
+    """The three loss parts recomputed from their definitions on a copy of the starting student."""
+    pre = model.data_preprocessor
+    src = pre(dict(inputs=batch['inputs'], data_samples=batch['data_samples']), True)
+    tgt = pre(dict(inputs=batch['target_inputs'], data_samples=batch['target_data_samples']), True)
+    src_label = torch.stack([s.gt_sem_seg.data for s in src['data_samples']])[:, 0].long()
+    debug = model.debug_output
+
+    # the teacher (= the starting student here) predicts without dropout, BN on batch statistics
+    teacher = copy.deepcopy(model.ema_model).train()
+    with torch.no_grad():
+        t_logits = resize(teacher.decode_head(teacher.extract_feat(tgt['inputs'])),
+                          size=tgt['inputs'].shape[-2:], mode='bilinear', align_corners=False)
+    max_prob, pseudo = torch.softmax(t_logits, dim=1).max(dim=1)
+    share = (max_prob >= model.pseudo_threshold).float().mean()
+
+    student = copy.deepcopy(start).train()
+    imnet = copy.deepcopy(model.imnet_model).eval() if model.imnet_model is not None else None
+    feats = student.extract_feat(src['inputs'])
+    # source: mean cross-entropy over all pixels
+    l_src = _ce_map(student.decode_head(feats), src_label).mean()
+    # FD: lambda * mean over masked stride-32 cells of the L2 distance of the deepest features;
+    # the 32x32 label blocks make each cell's downscaled label its block's class
+    assert feats[-1].shape[-2:] == (CROP // 32, CROP // 32)
+    cell_label = src_label[:, ::32, ::32]
+    mask = torch.isin(cell_label, torch.tensor(FD_CLASSES))
+    if imnet is not None:
+        with torch.no_grad():
+            imnet_feat = imnet.extract_feat(src['inputs'])[-1]
+        dist = (feats[-1] - imnet_feat).pow(2).sum(dim=1).sqrt()
+        l_fd = model.fd_lambda * dist[mask].mean()
+    else:
+        l_fd = feats[-1].sum() * 0
+    # mixed: cross-entropy weighted 1 on pasted source pixels and the pseudo-weight elsewhere
+    mix_mask = debug['mix_mask'][:, 0]
+    mixed_label = debug['mixed_label'][:, 0]
+    assert torch.equal(mixed_label, torch.where(mix_mask.bool(), src_label, pseudo))
+    mix_ce = _ce_map(student.decode_head(student.extract_feat(debug['mixed_image'])), mixed_label)
+    l_pasted = (mix_mask * mix_ce).mean()
+    l_target = ((1 - mix_mask) * mix_ce).mean()  # per unit of pseudo-weight
+
+    def grad(loss):
+        return [torch.zeros_like(p) if g is None else g for p, g in zip(
+            student.parameters(), torch.autograd.grad(loss, list(student.parameters()),
+                                                      retain_graph=True, allow_unused=True))]
+
+    return dict(share=share.item(), mask=mask, src=grad(l_src), fd=grad(l_fd), pasted=grad(l_pasted),
+                target=grad(l_target), pseudo=pseudo)
+
+
+def _assert_grads_close(actual, expected, atol=2e-6, rtol=1e-3):
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        torch.testing.assert_close(a, e, atol=atol, rtol=rtol, msg=lambda m: f'parameter {i}: {m}')
+
+
+def _combine(*terms):
+    """sum of coefficient * gradient list."""
+    return [sum(c * g[i] for c, g in terms) for i in range(len(terms[0][1]))]
+
+
+def _norm(grads) -> float:
+    return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads)))
+
+
+def test_student_gradient_is_the_sum_of_the_three_parts_by_their_definitions():
+    model, start, batch, log, grads = _train_step_grads()
+    parts = _hand_parts(model, start, batch)
+    # the fixture exercises every path with non-zero values
+    assert 0.05 < parts['share'] < 0.95
+    assert float(log['pseudo_weight']) == pytest.approx(parts['share'])
+    assert parts['mask'].any() and not parts['mask'].all()
+    torch.testing.assert_close(model.debug_output['pseudo_label'], parts['pseudo'])
+    for name in ('src', 'fd', 'pasted', 'target'):
+        assert _norm(parts[name]) > 0, name
+    expected = _combine((1.0, parts['src']), (1.0, parts['fd']), (1.0, parts['pasted']),
+                        (parts['share'], parts['target']))
+    _assert_grads_close(grads, expected)
+    # and not without any one of them
+    for name, coef in (('fd', 1.0), ('target', parts['share']), ('src', 1.0)):
+        partial = _combine((1.0, expected), (-coef, parts[name]))
+        assert _norm(_combine((1.0, grads), (-1.0, partial))) > 0.05 * _norm(_combine((coef, parts[name]))), name
+
+
+def test_feature_distance_gradient_scales_with_lambda_and_vanishes_when_off():
+    runs = {lam: _train_step_grads(fd_lambda=lam) for lam in (0.0, FD_LAMBDA, 2 * FD_LAMBDA)}
+    off = runs[0.0][4]
+    fd_1 = _combine((1.0, runs[FD_LAMBDA][4]), (-1.0, off))
+    fd_2 = _combine((1.0, runs[2 * FD_LAMBDA][4]), (-1.0, off))
+    parts = _hand_parts(*runs[FD_LAMBDA][:3])
+    assert _norm(fd_1) > 0
+    _assert_grads_close(fd_1, parts['fd'])
+    _assert_grads_close(fd_2, _combine((2.0, parts['fd'])))
+    # off: no ImageNet model, no FD log entry, the gradient is source + mixed only
+    model_off, start_off, batch_off, log_off, _ = runs[0.0]
+    assert model_off.imnet_model is None and 'src.loss_imnet_feat_dist' not in log_off
+    parts_off = _hand_parts(model_off, start_off, batch_off)
+    _assert_grads_close(off, _combine((1.0, parts_off['src']), (1.0, parts_off['pasted']),
+                                      (parts_off['share'], parts_off['target'])))
+
+
+def test_target_gradient_scales_with_the_pseudo_weight_and_vanishes_at_zero():
+    # the pseudo-weight is the mixed target pixels' loss weight: the confident share
+    grads, shares = {}, {}
+    for threshold in (0.9, 0.968, 1.01):
+        model, start, batch, log, g = _train_step_grads(threshold=threshold)
+        grads[threshold] = g
+        shares[threshold] = _hand_parts(model, start, batch)['share']
+        assert float(log['pseudo_weight']) == pytest.approx(shares[threshold])
+    assert shares[1.01] == 0.0 and shares[0.9] > shares[0.968] > 0
+    unit = {t: _combine((1 / shares[t], grads[t]), (-1 / shares[t], grads[1.01])) for t in (0.9, 0.968)}
+    assert _norm(unit[0.9]) > 0
+    _assert_grads_close(unit[0.9], unit[0.968], atol=1e-5, rtol=1e-2)
+    # without ClassMix and with pseudo-weight 0 nothing of the target reaches the student
+    model, start, batch, _, g_off = _train_step_grads(threshold=1.01, mix=None)
+    parts = _hand_parts(model, start, batch)
+    _assert_grads_close(g_off, _combine((1.0, parts['src']), (1.0, parts['fd'])))
+
+
+# ------------------------------------------------------------------------------- teacher
+def test_teacher_pseudo_labels_are_deterministic_without_dropout_and_use_batch_statistics():
+    _, model, _ = build_dacs()  # the config's dropout 0.1 and drop-path 0.1 are on
+    dropouts = [m for m in model.ema_model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
+    drop_paths = [m for m in model.ema_model.modules() if type(m).__name__ == 'DropPath']
+    assert any(m.p > 0 for m in dropouts) and any(m.drop_prob > 0 for m in drop_paths)
+    batch = make_batch()
+    tgt = model.data_preprocessor(dict(inputs=batch['target_inputs'],
+                                       data_samples=batch['target_data_samples']), True)
+    first = model._pseudo_label(tgt["inputs"])
+    second = model._pseudo_label(tgt["inputs"])
+    assert torch.equal(first[0], second[0]) and first[2] == second[2]
+    # the same as the teacher in eval mode for dropout / drop-path, train mode for BN
+    reference = copy.deepcopy(model.ema_model).train()
+    for module in reference.modules():
+        if isinstance(module, torch.nn.modules.dropout._DropoutNd) or type(module).__name__ == 'DropPath':
+            module.eval()
+    with torch.no_grad():
+        logits = resize(reference.decode_head(reference.extract_feat(tgt['inputs'])),
+                        size=tgt['inputs'].shape[-2:], mode='bilinear', align_corners=False)
+    torch.testing.assert_close(first[0], logits.argmax(dim=1))
+    # BN running statistics would give other labels: the teacher does not use them
+    bn_eval = copy.deepcopy(model.ema_model).eval()
+    with torch.no_grad():
+        eval_logits = bn_eval.decode_head(bn_eval.extract_feat(tgt['inputs']))
+    assert not torch.allclose(resize(eval_logits, size=logits.shape[-2:], mode='bilinear',
+                                     align_corners=False), logits, atol=1e-3)
+
+
+# ------------------------------------------------------------------------------- padding
+def test_padded_target_crops_get_pseudo_labels_of_the_batch_size_and_no_weight_on_padding():
+    # one target crop is smaller than the crop size: the preprocessor pads it (bottom, right)
+    shapes = [(CROP, CROP), (40, 48)]
+    _, model, wrapper = build_dacs(deterministic=True)
+    _make_confident(model)
+    batch = make_batch(target_shapes=shapes)
+    MessageHub.get_current_instance().update_info('iter', 0)
+    log = model.train_step(copy.copy(batch), wrapper)
+    debug = model.debug_output
+    assert debug['pseudo_label'].shape == (2, CROP, CROP)
+    weight = debug['pseudo_weight']
+    assert torch.all(weight[1, 40:, :] == 0) and torch.all(weight[1, :, 48:] == 0)
+    assert torch.all(weight[1, :40, :48] == weight[0, 0, 0]) and weight[0, 0, 0] > 0
+    # the confident share counts the image pixels only
+    tgt = model.data_preprocessor(dict(inputs=batch['target_inputs'],
+                                       data_samples=batch['target_data_samples']), True)
+    teacher = copy.deepcopy(model.ema_model).train()
+    with torch.no_grad():
+        probs = torch.softmax(resize(teacher.decode_head(teacher.extract_feat(tgt['inputs'])),
+                                     size=(CROP, CROP), mode='bilinear', align_corners=False), dim=1)
+    confident = probs.max(dim=1).values >= model.pseudo_threshold
+    valid = torch.zeros_like(confident)
+    valid[0] = True
+    valid[1, :40, :48] = True
+    assert float(log['pseudo_weight']) == pytest.approx((confident & valid).sum().item() / valid.sum().item())
+    assert float(log['tgt_pad_share']) == pytest.approx(1 - valid.float().mean().item())
+    # the reference's behaviour stays one switch away: padding counted and weighted
+    _, ref_model, ref_wrapper = build_dacs(deterministic=True, ignore_padding=False)
+    _make_confident(ref_model)
+    ref_model.train_step(copy.copy(batch), ref_wrapper)
+    assert torch.all(ref_model.debug_output['pseudo_weight'] > 0)

@@ -11,6 +11,9 @@ uda = dict(
     color_jitter_strength=0.2,
     color_jitter_probability=0.8,
     color_jitter_hue=None,  # largest hue shift in turns; None = color_jitter_strength (reference)
+    value_scale=None,  # denormalised value of white; None: 255 if mean/std are in 8-bit units, else 1
+    clamp_jitter=True,  # clamp each jitter part to [0, white] (kornia 0.5.8); False if test time does not clip
+    ignore_padding=True,  # padded target pixels: pseudo-weight 0, not in the confident share (reference: counted)
     imnet_feature_dist_lambda=0.0,
     imnet_feature_dist_classes=None,
     imnet_feature_dist_scale_min_ratio=0.75,

@@ -32,6 +32,13 @@ class DACS(BaseModel):
         mix: 'class' for cross-domain ClassMix, None for plain target self-training.
         color_jitter_strength / color_jitter_probability / blur: strong augmentation of mixed images.
         color_jitter_hue: largest hue shift in turns; None = ``color_jitter_strength`` (reference).
+        value_scale: the denormalised pixel value of white (1 for inputs scaled to [0, 1], 255 for
+            8-bit values with mean/std in 8-bit units); None infers it from the preprocessor's
+            mean/std (255 when any of them exceeds 1, else 1).
+        clamp_jitter: clamp colour-jitter results to [0, white] after each part, as kornia 0.5.8
+            (right for 8-bit inputs); False for inputs test time does not clip (reflectance / c).
+        ignore_padding: padded target pixels (crops smaller than the batch) get pseudo-weight 0
+            and do not count in the confident share; False counts them as the reference did.
         imnet_feature_dist_lambda: weight of the ImageNet feature distance (0 = off, no ImageNet model).
         imnet_feature_dist_classes: classes whose pixels the FD covers (None = all).
         imnet_feature_dist_scale_min_ratio: majority share a downscaled label cell needs.
@@ -43,7 +50,8 @@ class DACS(BaseModel):
                  pseudo_threshold: float = 0.968, pseudo_margins: Sequence[int] = (0, 0, 0, 0),
                  mix: str | None = 'class', color_jitter_strength: float = 0.2,
                  color_jitter_probability: float = 0.8, blur: bool = True,
-                 color_jitter_hue: float | None = None,
+                 color_jitter_hue: float | None = None, value_scale: float | None = None,
+                 clamp_jitter: bool = True, ignore_padding: bool = True,
                  imnet_feature_dist_lambda: float = 0.0, imnet_feature_dist_classes: Sequence[int] | None = None,
                  imnet_feature_dist_scale_min_ratio: float = 0.75, eval_with: str = 'student',
                  seed: int = 0, init_cfg: dict | None = None) -> None:
@@ -74,6 +82,8 @@ class DACS(BaseModel):
         self.color_jitter_probability = color_jitter_probability
         self.color_jitter_hue = color_jitter_hue
         self.blur = blur
+        self.clamp_jitter = bool(clamp_jitter)
+        self.ignore_padding = bool(ignore_padding)
         self.fd_classes = list(imnet_feature_dist_classes) if imnet_feature_dist_classes is not None else None
         self.fd_scale_min_ratio = imnet_feature_dist_scale_min_ratio
         self.eval_with = eval_with
@@ -87,6 +97,8 @@ class DACS(BaseModel):
         # the preprocessor's normalisation, as lists for strong augmentation and the debug grid
         self._mean_std = (self.data_preprocessor.mean.flatten().tolist(),
                           self.data_preprocessor.std.flatten().tolist())
+        self.value_scale = float(value_scale) if value_scale is not None \
+            else infer_value_scale(*self._mean_std)
 
     # ----------------------------------------------------------------- evaluation
     @property
@@ -142,8 +154,12 @@ class DACS(BaseModel):
             del src_feats
 
             # 4. pseudo-labels of the teacher on the target batch
-            pseudo_label, pseudo_weight, confident = self._pseudo_label(tgt_img, target['data_samples'])
+            # crops smaller than the batch are padded (bottom, right): those pixels hold no image
+            valid = unpadded_mask(target['data_samples'], tgt_img.shape[-2:], tgt_img.device)
+            pseudo_label, pseudo_weight, confident = self._pseudo_label(
+                tgt_img, valid if self.ignore_padding else None)
             log_vars['pseudo_weight'] = torch.tensor(confident)
+            log_vars['tgt_pad_share'] = torch.tensor(0.0 if valid is None else 1.0 - valid.float().mean().item())
 
             # 5. ClassMix across domains, 6. strong augmentation
             if self.mix == 'class':
@@ -156,8 +172,8 @@ class DACS(BaseModel):
             mixed_img = strong_augment(
                 mixed_img, self._mean_std[0], self._mean_std[1],
                 color_jitter_p=self.color_jitter_probability, color_jitter_strength=self.color_jitter_strength,
-                hue_strength=self.color_jitter_hue,
-                blur_p=0.5 if self.blur else 0.0, generator=self.generator)
+                hue_strength=self.color_jitter_hue, blur_p=0.5 if self.blur else 0.0,
+                generator=self.generator, value_scale=self.value_scale, clamp=self.clamp_jitter)
 
             # 7. mixed step with the pseudo-weight
             mix_logits = self.model.decode_head.forward(self.model.extract_feat(mixed_img))
@@ -183,13 +199,19 @@ class DACS(BaseModel):
         return int(info) if info is not None else self.local_iter
 
     @torch.no_grad()
-    def _pseudo_label(self, tgt_img: Tensor, tgt_samples) -> tuple[Tensor, Tensor, float]:
-        """Teacher prediction on the target: argmax labels, pseudo-weight map and the confident share."""
+    def _pseudo_label(self, tgt_img: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor, float]:
+        """Teacher prediction on the target: argmax labels, pseudo-weight map and the confident share.
+
+        The logits are resized to the (padded) batch, not to a sample's ``img_shape`` as mmseg's
+        ``encode_decode`` does, so that pseudo-labels line up with the padded images they mix with.
+        ``valid`` ([B,H,W] bool) marks image pixels: the others get weight 0 and are not counted.
+        """
         for module in self._teacher_dropouts:
             module.training = False
-        metas = [s.metainfo for s in tgt_samples]
-        logits = self.ema_model.encode_decode(tgt_img, metas)
-        return pseudo_labels_from_logits(logits, self.pseudo_threshold, self.pseudo_margins)
+        head = self.ema_model.decode_head
+        logits = resize(head.forward(self.ema_model.extract_feat(tgt_img)), size=tgt_img.shape[-2:],
+                        mode='bilinear', align_corners=head.align_corners)
+        return pseudo_labels_from_logits(logits, self.pseudo_threshold, self.pseudo_margins, valid=valid)
 
     def _feature_distance(self, src_img: Tensor, student_feat: Tensor, src_label: Tensor) -> tuple[Tensor, Tensor]:
         """FD between the student's and the frozen ImageNet model's deepest features, on masked pixels."""
@@ -199,6 +221,26 @@ class DACS(BaseModel):
         mask = feature_distance_mask(src_label, tuple(student_feat.shape[-2:]), self.fd_classes,
                                      self.fd_scale_min_ratio, self.num_classes, self.ignore_index)
         return feature_distance_loss(student_feat, imnet_feat, mask, self.fd_lambda), mask
+
+
+def infer_value_scale(mean: Sequence[float], std: Sequence[float]) -> float:
+    """White in denormalised units: 255 when mean/std are in 8-bit units, else 1."""
+    return 255.0 if max(max(abs(v) for v in mean), max(std)) > 1.0 else 1.0
+
+
+def unpadded_mask(samples, batch_shape: Sequence[int], device: torch.device) -> Tensor | None:
+    """[B,H,W] bool of the pixels that hold image data (mmseg pads at the bottom and right).
+
+    None when no sample of the batch was padded.
+    """
+    h, w = (int(v) for v in batch_shape)
+    shapes = [tuple(int(v) for v in s.metainfo.get('img_shape', (h, w)))[:2] for s in samples]
+    if all(shape == (h, w) for shape in shapes):
+        return None
+    valid = torch.zeros((len(shapes), h, w), dtype=torch.bool, device=device)
+    for i, (img_h, img_w) in enumerate(shapes):
+        valid[i, :img_h, :img_w] = True
+    return valid
 
 
 def weighted_decode_loss(head: nn.Module, logits: Tensor, label: Tensor, weight: Tensor) -> dict[str, Tensor]:

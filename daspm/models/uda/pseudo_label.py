@@ -11,6 +11,7 @@ def pseudo_labels_from_logits(
     logits: Tensor,
     threshold: float = 0.968,
     margins: tuple[int, int, int, int] = (0, 0, 0, 0),
+    valid: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, float]:
     """Return (argmax pseudo-label [B,H,W] long, weight map [B,H,W] float, confident share).
 
@@ -19,6 +20,9 @@ def pseudo_labels_from_logits(
     weight is then set to 0 on ``margins = (top, bottom, left, right)`` rows/columns. The
     reference (DAFormer, Cityscapes) used top 15 / bottom 120 to drop the ego-car bonnet and the
     rectification border; that is a Cityscapes artefact, so for remote sensing the default is 0.
+
+    ``valid`` ([B,H,W] bool, optional) marks the pixels that hold image data: the share is taken
+    over them only and the others (batch padding) get weight 0.
     """
     if logits.dim() != 4:
         raise ValueError(f'logits must be [B,C,H,W], got shape {tuple(logits.shape)}')
@@ -29,8 +33,17 @@ def pseudo_labels_from_logits(
         # Softmax in float32: fp16 logits saturate and would bias the confidence share.
         probs = torch.softmax(logits.detach().float(), dim=1)
         max_prob, pseudo_label = torch.max(probs, dim=1)
-        share = (max_prob >= threshold).float().mean().item()
+        confident = max_prob >= threshold
+        if valid is None:
+            share = confident.float().mean().item()
+        else:
+            if valid.shape != max_prob.shape:
+                raise ValueError(f'valid mask {tuple(valid.shape)} does not match logits {tuple(max_prob.shape)}')
+            valid = valid.to(max_prob.device)
+            share = (confident & valid).sum().item() / max(int(valid.sum().item()), 1)
         weight = torch.full_like(max_prob, share)
+        if valid is not None:
+            weight[~valid] = 0
         b, h, w = weight.shape
         if top > 0:
             weight[:, :top, :] = 0
