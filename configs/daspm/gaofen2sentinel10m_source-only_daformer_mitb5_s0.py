@@ -1,8 +1,9 @@
-# Source-only baseline of the DASPM recipe: same network, optimiser and schedule, no adaptation.
+# Source-only baseline of the DASPM recipe on Sentinel-2 10 m reflectance: same network,
+# optimiser and schedule, no adaptation.
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/models/daformer_sepaspp_mitb5.py',
-    '../_base_/datasets/gaofen_320.py',
+    '../_base_/datasets/gaofen_sentinel10m_320.py',
     '../_base_/schedules/adamw.py',
     '../_base_/schedules/poly10warm_60k.py',
     '../_base_/schedules/schedule_60k.py',

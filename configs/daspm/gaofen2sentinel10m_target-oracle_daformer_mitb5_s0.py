@@ -1,8 +1,8 @@
-# Target oracle of the DASPM recipe: trained on Sentinel-2 WITH labels (upper bound).
+# Target oracle of the DASPM recipe on Sentinel-2 10 m reflectance: trained on Sentinel-2 WITH labels (upper bound).
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/models/daformer_sepaspp_mitb5.py',
-    '../_base_/datasets/sentinel_oracle_320.py',
+    '../_base_/datasets/sentinel10m_oracle_320.py',
     '../_base_/schedules/adamw.py',
     '../_base_/schedules/poly10warm_60k.py',
     '../_base_/schedules/schedule_60k.py',

@@ -15,8 +15,10 @@ randomness = dict(seed=0)
 # unconfident on the target: 0.11 of the target training pixels >= 0.968 against 0.26 without hue
 # jitter (benchmarks/target_confidence.py, same seed). The mIoU effect is not shown (43.0 vs 41.5
 # on the 4 test tiles of the demo data, within their noise). Brightness, contrast, saturation
-# and blur stay as in DACS.
-uda = dict(alpha=0.99, color_jitter_hue=0.0)
+# (DAFormer's kornia 0.5.8 formulas) and blur stay as in DACS.
+# clamp_jitter False: the target is reflectance / 3000, which exceeds 1 on bright surfaces and
+# is not clipped at test time, so the jitter must not clip it either.
+uda = dict(alpha=0.99, color_jitter_hue=0.0, clamp_jitter=False)
 train_dataloader = dict(dataset=dict(
     rare_class_sampling=dict(min_pixels=3000, class_temp=0.01, min_crop_ratio=0.5)))
 custom_hooks = [dict(type='DebugImageHook', interval=500)]

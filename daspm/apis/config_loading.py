@@ -9,9 +9,33 @@ from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exp
 from ..utils.errors import DaspmInputError
 
 
+def resolve_config_path(path: str | Path) -> Path:
+    """``path``, or the one existing file whose path differs only in letter case.
+
+    The reference README spells the config folder ``configs/DASPM/``; here it is ``configs/daspm/``.
+    On a case-sensitive file system the reference's command line then works all the same.
+    """
+    path = Path(path)
+    if path.exists():
+        return path
+    parts = path.parts
+    current, rest = (Path(parts[0]), parts[1:]) if path.is_absolute() else (Path('.'), parts)
+    for part in rest:
+        candidate = current / part
+        if not candidate.exists():
+            if not current.is_dir():
+                return path
+            matches = [c for c in current.iterdir() if c.name.lower() == part.lower()]
+            if len(matches) != 1:
+                return path
+            candidate = matches[0]
+        current = candidate
+    return current
+
+
 def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
     """Read an mmengine config file and merge ``--cfg-options``; a bad path names the fix."""
-    path = Path(path)
+    path = resolve_config_path(path)
     if not path.is_file():
         raise DaspmInputError(f'config {path} not found; configs live in configs/ (e.g. '
                               'configs/daspm/synthetic_source_only_segformer_mitb0.py)')

@@ -1,46 +1,29 @@
-# Gaofen (2 m, labelled source) -> Sentinel-2 (10 m resampled to 2 m, unlabelled target), crop 320.
-# Data roots are the outputs of tools/convert_datasets/gaofen2m.py and sentinel10m.py.
-# Resizing follows the reference recipe (source 1280x720, target 1024x512, ratio 0.5-2.0).
-# Target labels are never loaded for training: the target crop has no class-share check.
-_base_ = ['./daspm_pipelines.py']
-source_root = 'data/gaofen2m'
-target_root = 'data/sentinel10m'
-crop_size = (320, 320)
-source_train_pipeline = [
-    {{_base_.load_gaofen}},
-    dict(type='LoadGeoTiffAnnotations'),
-    dict(type='SubPixelResample', out_gsd={{_base_.output_gsd}}),
-    dict(type='RandomResize', scale=(1280, 720), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
-]
+# Sentinel-2 products as the target: Gaofen / Google Earth 2 m RGB (labelled source) -> Sentinel-2
+# 16-bit reflectance at 10 m with bands named B2/B3/B4(/B8), resampled x5 onto the 2 m label grid
+# (unlabelled target), crop 320. Data roots are the converters' outputs for data/gaofen and
+# data/sentinel10m. Resizing follows the reference recipe (source 1280x720, target 1024x512,
+# ratio 0.5-2.0). Target labels are never loaded for training.
+_base_ = ['./uda_gaofen_to_sentinel_320.py']
+target_root = 'data/sentinel10m_converted'
+load_target = {{_base_.load_sentinel}}
 target_train_pipeline = [
-    {{_base_.load_sentinel}},
+    load_target,
     dict(type='SubPixelResample', out_gsd={{_base_.output_gsd}}),
     dict(type='RandomResize', scale=(1024, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomCrop', crop_size={{_base_.crop_size}}),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
 ]
-train_dataloader = dict(
-    batch_size=2, num_workers=4, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type='UDADataset',
-        source=dict(type='GaofenDataset', data_root=source_root, ann_file='train.txt',
-                    pipeline=source_train_pipeline),
-        target=dict(type='SentinelDataset', data_root=target_root, ann_file='train.txt',
-                    pipeline=target_train_pipeline)))  # leaf configs add rare_class_sampling=dict(...)
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='SentinelDataset', data_root=target_root, ann_file='val.txt',
-                 pipeline={{_base_.sentinel_test_pipeline}}))
-test_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='SentinelDataset', data_root=target_root, ann_file='test.txt',
-                 pipeline={{_base_.sentinel_test_pipeline}}))
-val_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
+target_oracle_pipeline = [
+    load_target,
+    dict(type='LoadGeoTiffAnnotations'),
+    dict(type='SubPixelResample', out_gsd={{_base_.output_gsd}}),
+    dict(type='RandomResize', scale=(1024, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size={{_base_.crop_size}}, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
+]
+target_test_pipeline = {{_base_.sentinel_test_pipeline}}
+train_dataloader = dict(dataset=dict(target=dict(data_root=target_root, pipeline=target_train_pipeline)))
+val_dataloader = dict(dataset=dict(data_root=target_root, pipeline=target_test_pipeline))
+test_dataloader = dict(dataset=dict(data_root=target_root, pipeline=target_test_pipeline))

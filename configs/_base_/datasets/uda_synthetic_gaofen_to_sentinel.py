@@ -1,6 +1,6 @@
 # Embedded synthetic Gaofen -> Sentinel data (tools/make_synthetic_dataset.py + converters), CPU-sized:
 # 320x320 tiles on the 2 m grid, crop 128, batch 2 source + 2 target.
-_base_ = ['./uda_gaofen_to_sentinel_320.py']
+_base_ = ['./uda_gaofen_to_sentinel10m_320.py']
 source_root = 'data/synthetic/gaofen_converted'
 target_root = 'data/synthetic/sentinel_converted'
 crop_size = (128, 128)
