@@ -328,3 +328,16 @@ def test_padded_target_crops_get_pseudo_labels_of_the_batch_size_and_no_weight_o
     _make_confident(ref_model)
     ref_model.train_step(copy.copy(batch), ref_wrapper)
     assert torch.all(ref_model.debug_output['pseudo_weight'] > 0)
+
+
+def test_imagenet_model_is_the_students_start_and_stays_frozen(dacs_setup):
+    _, model, wrapper, batch = dacs_setup
+    start = {k: v.clone() for k, v in model.model.state_dict().items()}
+    assert any(not torch.equal(v, start[k]) for k, v in model.imnet_model.state_dict().items())  # own init
+    _step(model, wrapper, batch, 0)
+    for name, value in model.imnet_model.state_dict().items():
+        torch.testing.assert_close(value, start[name], msg=name)  # iteration 0: the student's start
+    assert not any(p.requires_grad for p in model.imnet_model.parameters())
+    _step(model, wrapper, batch, 1)
+    for name, value in model.imnet_model.state_dict().items():
+        torch.testing.assert_close(value, start[name], msg=name)  # never updated
