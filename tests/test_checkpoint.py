@@ -74,3 +74,14 @@ def test_missing_keys_and_missing_or_truncated_files(tmp_path):
     truncated.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(DaspmInputError, match='truncated.pth is not a readable torch file'):
         read_checkpoint(truncated)
+
+
+def test_checkpoint_saved_from_distributed_data_parallel_loads(tmp_path):
+    torch.manual_seed(1)
+    source = _model()
+    path = tmp_path / 'ddp.pth'
+    torch.save(dict(state_dict={f'module.{k}': v for k, v in source.state_dict().items()}), path)
+    target = _model()
+    load_checkpoint_checked(target, path)
+    for key, value in source.state_dict().items():
+        torch.testing.assert_close(target.state_dict()[key], value)

@@ -125,3 +125,24 @@ def test_b5_configs_describe_the_paper_network(name):
     assert backbone.init_cfg == dict(type='MiTPretrained', checkpoint='pretrained/mit_b5.pth')
     assert head.type == 'DAFormerHead' and head.in_channels == [64, 128, 320, 512]
     assert head.fusion == ('conv1' if 'conv1' in name else 'aspp') and head.num_classes == 5
+
+
+def test_fusion_input_is_the_linear_embeddings_upsampled_bilinearly_to_stride_4():
+    # METHOD.md: a linear embedding per level, all upsampled to stride 4 (bilinear, align_corners
+    # False), concatenated in level order.
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    head = _head('aspp', embed_dims=8, channels=8).eval()
+    feats = _features(64, batch=1)
+    captured = []
+    head.fuse_layer.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
+    with torch.no_grad():
+        head(feats)
+        expected = []
+        for feat, embed in zip(feats, head.embed_layers):
+            w, b = embed.proj.weight, embed.proj.bias          # (8, C), (8,)
+            out = torch.einsum('oc,nchw->nohw', w, feat) + b[None, :, None, None]
+            if out.shape[2:] != (16, 16):
+                out = F.interpolate(out, size=(16, 16), mode='bilinear', align_corners=False)
+            expected.append(out)
+    torch.testing.assert_close(captured[0], torch.cat(expected, dim=1), rtol=1e-5, atol=1e-5)

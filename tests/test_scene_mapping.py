@@ -20,6 +20,7 @@ from conftest import REPO, S2_PATCH, write_tif
 from daspm.apis.scene import (ArraySource, FineWindowReader, band_name_from_filename, input_spec,
                               input_spec_from_config, map_scene, map_scene_to_files, open_scene, output_grid,
                               plan_windows)
+from daspm.apis.scene.grid import blend_ramp
 from daspm.apis.scene.resample import value_range
 from daspm.datasets.transforms.geotiff_loading import LoadGeoTiff
 from daspm.datasets.transforms.subpixel import SubPixelResample
@@ -189,6 +190,76 @@ def test_blending_is_identical_for_any_window_size_overlap_and_batch(scene):
         assert result.windows > 1
         np.testing.assert_array_equal(cls, ref_cls)
         np.testing.assert_allclose(conf, ref_conf, atol=1e-6)
+
+
+def test_blend_ramp_values():
+    # blend_ramp: min(t + 1, size - t) / (overlap + 1), clipped to [0, 1]: linear ramps over
+    # ``overlap`` pixels at both ends, 1 inside, never 0.
+    assert blend_ramp(8, 4).tolist() == pytest.approx([0.2, 0.4, 0.6, 0.8, 0.8, 0.6, 0.4, 0.2])
+    assert blend_ramp(16, 4).tolist() == pytest.approx([0.2, 0.4, 0.6, 0.8] + [1.0] * 8 + [0.8, 0.6, 0.4, 0.2])
+    assert blend_ramp(10, 3).tolist() == pytest.approx([0.25, 0.5, 0.75, 1, 1, 1, 1, 0.75, 0.5, 0.25])
+    assert blend_ramp(6, 0).tolist() == [1.0] * 6
+    plan = plan_windows(16, 20, 16, 4)
+    weights = plan.weights()
+    assert weights.shape == (16, 16)
+    assert weights[0, 0] == pytest.approx(0.04) and weights[0, 8] == pytest.approx(0.2)
+    assert weights[5, 7] == 1.0 and weights[15, 13] == pytest.approx(0.2 * 0.6)
+
+
+class WindowConstantModel:
+    """Not a per-pixel model: window k (in call order) predicts the class probabilities ``probs[k]``."""
+
+    num_classes = 2
+
+    def __init__(self, probs: list[tuple[float, float]]) -> None:
+        self.probs, self.k = probs, 0
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        out = []
+        for _ in range(images.shape[0]):
+            p = torch.tensor(self.probs[self.k], dtype=torch.float32).log()
+            self.k += 1
+            out.append(p.view(2, 1, 1).expand(2, *images.shape[-2:]))
+        return torch.stack(out)
+
+
+# Class-0 probability along a row of two 16-pixel windows with --overlap 4; window 0 says (0.9, 0.1),
+# window 1 (0.1, 0.9). Ramp weights (blend_ramp(16, 4)): 0.2, 0.4, 0.6, 0.8, 1, ..., 1, 0.8, 0.6, 0.4, 0.2.
+BLEND_ROWS = {
+    # 28 pixels: starts 0 and 12, overlap 4 (columns 12..15) with weights 0.8, 0.6, 0.4, 0.2 for
+    # window 0 and 0.2, 0.4, 0.6, 0.8 for window 1: p = 0.8*0.9 + 0.2*0.1 = 0.74, 0.58, 0.42, 0.26
+    28: [0.9] * 12 + [0.74, 0.58, 0.42, 0.26] + [0.1] * 12,
+    # 26 pixels: starts 0 and 10, overlap 6 (columns 10..15), more than --overlap: window 0 weighs
+    # 1, 1, 0.8, 0.6, 0.4, 0.2 there and window 1 0.2, 0.4, 0.6, 0.8, 1, 1 (the ramps are clipped at 1)
+    26: [0.9] * 10 + [(0.9 + 0.2 * 0.1) / 1.2, (0.9 + 0.4 * 0.1) / 1.4, (0.8 * 0.9 + 0.6 * 0.1) / 1.4,
+                      (0.6 * 0.9 + 0.8 * 0.1) / 1.4, (0.4 * 0.9 + 0.1) / 1.4, (0.2 * 0.9 + 0.1) / 1.2] + [0.1] * 10,
+}
+
+
+@pytest.mark.parametrize('length', sorted(BLEND_ROWS))
+@pytest.mark.parametrize('transpose', [False, True])
+def test_blending_is_the_ramp_weighted_average_of_the_windows(transpose, length):
+    # A model that is not per pixel (one constant prediction per window), so the blend weights
+    # show in the map. The grid is 16 x length (factor 1): one window row; the row ramp is the same
+    # for both windows and cancels. transpose=True lays the windows along the rows instead (two
+    # window rows: the state carried between rows).
+    p0 = np.array(BLEND_ROWS[length], np.float32)
+    expected_cls = np.where(p0 > 0.5, 0, 1)
+    expected_conf = np.maximum(p0, 1 - p0)
+    shape = (length, 16) if transpose else (16, length)
+    img = smooth_bands(shape, bands=3, seed=11)
+    source = ArraySource(img, Affine(2, 0, 500000, 0, -2, 4000000), 'EPSG:32650', band_names=['B4', 'B3', 'B2'])
+    spec = input_spec(bands=['B4', 'B3', 'B2'], scale=3000.0)
+    for batch_size in (1, 2):
+        model = WindowConstantModel([(0.9, 0.1), (0.1, 0.9)])
+        result = map_scene(source, model, spec, window_size=16, overlap=4, batch_size=batch_size, progress=False)
+        assert result.windows == 2 and model.k == 2
+        cls, conf = result.sink.class_map, result.sink.confidence
+        if transpose:
+            cls, conf = cls.T, conf.T
+        for row_cls, row_conf in zip(cls, conf):  # every row (column) the same
+            np.testing.assert_array_equal(row_cls, expected_cls)
+            np.testing.assert_allclose(row_conf, expected_conf, atol=1e-5)
 
 
 def test_mapping_equals_the_whole_image_prediction_of_the_test_pipeline(scene):

@@ -84,3 +84,38 @@ def test_not_georeferenced_without_nominal_gsd(tmp_path):
     cv2.imwrite(str(path), np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(DaspmInputError, match='not georeferenced.*nominal_gsd'):
         SubPixelResample(out_gsd=2.0)(LoadGeoTiff()(dict(img_path=str(path))))
+
+
+def test_factor_snaps_within_one_percent_only():
+    # 9.9 m -> 2 m is 4.95: within 1% of 5, snapped; 9.8 m -> 2 m is 4.9 (2% off): kept
+    assert subpixel_factor(9.9, 2.0) == 5.0
+    assert subpixel_factor(9.8, 2.0) == pytest.approx(4.9)
+    assert subpixel_factor(10.0, 3.0) == pytest.approx(10 / 3)
+
+
+def test_non_integer_factor_on_a_non_square_image_keeps_the_bounds(tmp_path):
+    # 7 x 9 pixels of 10 m -> 3 m: factor 10/3, 23 x 30 pixels (7 * 3.33 = 23.3, 9 * 3.33 = 30)
+    path = write_tif(tmp_path / 's2.tif', np.full((1, 7, 9), 500, np.uint16), gsd=10.0)
+    coarse = LoadGeoTiff(scale=10000)(dict(img_path=str(path)))
+    coarse_transform = coarse['geo_transform']
+    fine = SubPixelResample(out_gsd=3.0)(coarse)
+    assert fine['img'].shape == (23, 30, 1)
+    # pixel width 9 * 10 / 30 = 3.0 m, height 7 * 10 / 23 = 3.043 m: the same footprint
+    assert fine['geo_transform'] == pytest.approx((3.0, 0.0, 500000.0, 0.0, -70 / 23, 4000000.0))
+    assert _bounds(fine['geo_transform'], (23, 30)) == pytest.approx(_bounds(coarse_transform, (7, 9)))
+    assert fine['gsd'] == pytest.approx(3.0)
+
+
+def test_nodata_mask_and_label_follow_the_coarse_pixels(tmp_path):
+    data = np.full((2, 3, 4), 700, np.uint16)
+    data[:, 1, 2] = 0                      # one coarse pixel without data
+    data[:, 0, 0] = 0
+    img = write_tif(tmp_path / 'img.tif', data, gsd=10.0, nodata=0)
+    label = write_tif(tmp_path / 'lab.tif', np.full((15, 20), 2, np.uint8), gsd=2.0)
+    results = LoadGeoTiff(scale=10000)(dict(img_path=str(img), seg_map_path=str(label), num_classes=5))
+    results = SubPixelResample(out_gsd=2.0, interpolation='bilinear')(LoadGeoTiffAnnotations()(results))
+    coarse = np.zeros((3, 4), bool)
+    coarse[1, 2] = coarse[0, 0] = True
+    expected = np.kron(coarse, np.ones((5, 5), bool))   # each coarse pixel covers 5 x 5 fine ones
+    np.testing.assert_array_equal(results['img_nodata_mask'], expected)
+    np.testing.assert_array_equal(results['gt_seg_map'], np.where(expected, 255, 2))

@@ -310,3 +310,63 @@ def test_different_classes_are_refused(roots):
     cfg['target']['metainfo'] = dict(classes=('green area', 'urban area'))
     with pytest.raises(DaspmInputError, match='different classes'):
         UDADataset(**cfg)
+
+
+# -- boundaries: "more than min_pixels" and "more than min_pixels * min_crop_ratio" -------------
+
+NAMES = ['green area', 'urban area', 'roads', 'impervious surface', 'water']
+
+
+def test_a_file_with_exactly_min_pixels_of_a_class_does_not_qualify(tmp_path):
+    root = make_source(tmp_path / 'gaofen')
+    # water: exactly 100 pixels in s0, its only train file -> needs min_pixels < 100
+    with pytest.raises(DaspmInputError, match=r"'water' \(id 4, at most 100 px"):
+        RareClassSampler(root, TRAIN_FILES, NAMES, min_pixels=100)
+    sampler = RareClassSampler(root, TRAIN_FILES, NAMES, min_pixels=99)
+    assert sampler.classes == [0, 1, 2, 3, 4]
+    assert sampler.files_per_class[4] == ['ann_dir/s0.tif']
+    # class 0: 924 px in s0 and exactly 512 in s2; classes 1, 2, 3: exactly 512 in one file
+    with pytest.warns(UserWarning, match='urban area.*roads.*impervious surface.*water'):
+        at_512 = RareClassSampler(root, TRAIN_FILES, NAMES, min_pixels=512, drop_unqualified_classes=True)
+    assert at_512.files_per_class == {0: ['ann_dir/s0.tif']}
+    assert at_512.classes == [0]
+    with pytest.warns(UserWarning, match='water'):
+        at_511 = RareClassSampler(root, TRAIN_FILES, NAMES, min_pixels=511, drop_unqualified_classes=True)
+    assert at_511.files_per_class == {0: ['ann_dir/s0.tif', 'ann_dir/s2.tif'], 1: ['ann_dir/s1.tif'],
+                                      2: ['ann_dir/s1.tif'], 3: ['ann_dir/s2.tif']}
+
+
+def test_uda_dataset_min_pixels_boundary(roots):
+    source_root, target_root = roots
+    with pytest.raises(DaspmInputError, match='water'):
+        UDADataset(**uda_config(source_root, target_root, rare_class_sampling=dict(min_pixels=100)))
+    dataset = UDADataset(**uda_config(source_root, target_root, rare_class_sampling=dict(min_pixels=99)))
+    assert dataset.rcs.files_per_class[4] == ['ann_dir/s0.tif']
+
+
+def test_crop_with_exactly_min_pixels_times_ratio_is_redrawn(roots):
+    dataset = UDADataset(**uda_config(*roots, rare_class_sampling=dict(
+        class_temp=0.001, min_pixels=60, min_crop_ratio=0.25)))
+    assert dataset.rcs.min_crop_pixels == 15  # 60 * 0.25: a crop needs more than 15 pixels
+    source = dataset.source
+    dataset.source = _CountingSource(source, [15])
+    dataset[0]
+    assert dataset.source.calls == MAX_CROP_TRIES  # 15 is not more than 15: every try re-drawn
+    dataset.source = _CountingSource(source, [16])
+    dataset[0]
+    assert dataset.source.calls == 1
+
+
+def test_dropped_class_stays_in_the_frequency_denominator(tmp_path):
+    # min_pixels=200 drops water (100 px), but f_c = n_c / (all 3072 train pixels, water included):
+    # f = 1436, 512, 512, 512 over 3072 -> p_c = softmax((1 - f_c) / 0.1) over the four classes.
+    root = make_source(tmp_path / 'gaofen')
+    with pytest.warns(UserWarning, match='water'):
+        sampler = RareClassSampler(root, TRAIN_FILES, NAMES, temperature=0.1, min_pixels=200,
+                                   drop_unqualified_classes=True)
+    logits = [(1 - n / 3072) / 0.1 for n in (1436, 512, 512, 512)]
+    weights = [math.exp(v) for v in logits]
+    assert sampler.probs == pytest.approx([w / sum(weights) for w in weights], rel=1e-9)
+    # over the four sampled classes alone (2972 px) the rare-class preference would be larger
+    alone = [math.exp((1 - n / 2972) / 0.1) for n in (1436, 512, 512, 512)]
+    assert abs(sampler.probs[0] - alone[0] / sum(alone)) > 1e-3

@@ -359,3 +359,20 @@ def test_download_script_uses_mirror_and_keeps_existing_files(tmp_path):
     assert run.returncode == 1
     assert f'{dest}/mit_b1.pth' in run.stderr and not (dest / 'mit_b1.pth').exists()
     assert not list(dest.glob('.*.part'))
+
+
+def test_mit_pretrained_reads_ddp_and_whole_segmentor_checkpoints(tmp_path):
+    source = _mit(seed=3).state_dict()
+    official = official_from_mmseg(source)
+    segmentor = {f'backbone.{k}': v for k, v in source.items()}
+    segmentor['decode_head.conv_seg.weight'] = torch.zeros(5, 32, 1, 1)
+    contents = {'ddp': {'state_dict': {f'module.{k}': v for k, v in official.items()}},
+                'segmentor': {'state_dict': segmentor, 'meta': {}}}
+    for name, content in contents.items():
+        path = tmp_path / f'{name}.pth'
+        torch.save(content, path)
+        target = MODELS.build(B0)
+        report = mit_weights.load_mit_weights(target, path)
+        assert report['missing'] == [] and report['unexpected'] == [], name
+        for key, value in source.items():
+            assert torch.equal(target.state_dict()[key], value), (name, key)

@@ -1,0 +1,188 @@
+"""The semantic mutations that benchmarks/mutation_check.py applies, one at a time.
+
+FORMAT: one ``M(...)`` line per mutation in ``MUTATIONS`` below:
+
+    M(id, file, old, new, description, tests)
+
+* ``id``: short unique name, lower-case with dashes (``--only`` selects by it).
+* ``file``: path relative to the repository root of the file to mutate.
+* ``old``: exact text that must occur EXACTLY ONCE in ``file`` (a tuple of such texts, with a
+  tuple ``new`` of the same length, for a bug that takes edits in several places) (include enough context to make it
+  unique; use '\\n' for line breaks). If the code changes so that it no longer occurs exactly once,
+  the mutation is reported "stale" and mutation_check.py exits non-zero: update the entry.
+* ``new``: the replacement text (the bug). The mutant must still compile (a syntax error would be
+  "caught" by any import and prove nothing; mutation_check.py reports it as stale).
+* ``description``: what a developer would have got wrong, in words.
+* ``tests``: test files or pytest node ids (relative to the repository root) that must fail on
+  the mutant; keep it to a few files so each run stays short. The groups below name the usual ones.
+
+To add a mutation, append one line to MUTATIONS, e.g.
+
+    M('dacs-target-loss-detached', 'daspm/models/uda/dacs.py', 'old text', 'new text',
+      'target loss not backpropagated', [T_DACS]),
+
+and check it with ``python benchmarks/mutation_check.py --list`` (stale entries are flagged) and
+``python benchmarks/mutation_check.py --only dacs-target-loss-detached``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Mutation(NamedTuple):
+    id: str
+    file: str
+    old: str | tuple[str, ...]
+    new: str | tuple[str, ...]
+    description: str
+    tests: list[str]
+
+
+M = Mutation
+
+# -- test groups ----------------------------------------------------------------------------------
+T_UDA = 'tests/test_uda_components.py'
+T_UDA_B = 'tests/test_uda_boundaries.py'
+T_DACS = 'tests/test_dacs.py'
+T_RCS = 'tests/test_uda_dataset.py'
+T_SUB = 'tests/test_subpixel.py'
+T_GEO = 'tests/test_geotiff_loading.py'
+T_CONV = 'tests/test_converters.py'
+T_SCENE = 'tests/test_scene_mapping.py'
+T_OPT = 'tests/test_optimizer_groups.py'
+T_HEAD = 'tests/test_daformer_head.py'
+T_MIT = 'tests/test_weight_conversion.py'
+T_CKPT = 'tests/test_checkpoint.py'
+
+_PL = 'daspm/models/uda/pseudo_label.py'
+_CM = 'daspm/models/uda/class_mix.py'
+_EMA = 'daspm/models/uda/ema.py'
+_FD = 'daspm/models/uda/feature_distance.py'
+_RCS = 'daspm/datasets/rare_class_sampling.py'
+_UDA = 'daspm/datasets/uda_dataset.py'
+_SUB = 'daspm/datasets/transforms/subpixel.py'
+_GEO = 'daspm/datasets/transforms/geotiff_loading.py'
+_RASTER = 'daspm/utils/raster.py'
+_LT = 'daspm/convert/label_tables.py'
+_CS = 'daspm/convert/class_stats.py'
+_GRID = 'daspm/apis/scene/grid.py'
+_MAPPER = 'daspm/apis/scene/mapper.py'
+_RESAMPLE = 'daspm/apis/scene/resample.py'
+_OPT = 'daspm/engine/optimizers/merged_param_groups.py'
+_HEAD = 'daspm/models/decode_heads/daformer_head.py'
+_MIT = 'daspm/models/backbones/mit_weights.py'
+_CKPT = 'daspm/apis/checkpoint.py'
+_DACS = 'daspm/models/uda/dacs.py'
+_AUG = 'daspm/models/uda/strong_augmentation.py'
+
+# Scene-mapping tests that exercise the blending and the window reads (the whole file takes longer).
+_SCENE_BLEND = [f'{T_SCENE}::test_blend_ramp_values',
+                f'{T_SCENE}::test_blending_is_the_ramp_weighted_average_of_the_windows',
+                f'{T_SCENE}::test_windows_cover_the_grid_with_at_least_the_overlap',
+                f'{T_SCENE}::test_blending_is_identical_for_any_window_size_overlap_and_batch',
+                f'{T_SCENE}::test_mapping_equals_the_whole_image_prediction_of_the_test_pipeline']
+
+MUTATIONS: list[Mutation] = [
+    # -- pseudo-labels ----------------------------------------------------------------------------
+    M('pl-threshold-strict', _PL, 'confident = max_prob >= threshold', 'confident = max_prob > threshold', 'confidence compared with > instead of >= threshold', [T_UDA_B, T_UDA]),
+    M('pl-margins-swapped', _PL, 'top, bottom, left, right = (int(m) for m in margins)', 'bottom, top, left, right = (int(m) for m in margins)', 'top and bottom margins swapped', [T_UDA_B, T_UDA]),
+    M('pl-share-per-image', _PL, 'weight = torch.full_like(max_prob, share)', 'weight = (max_prob >= threshold).float().mean(dim=(1, 2), keepdim=True).expand_as(max_prob).clone()', 'confident share per image instead of one scalar per batch', [T_UDA_B, T_UDA]),
+    M('pl-no-float32-softmax', _PL, 'probs = torch.softmax(logits.detach().float(), dim=1)', 'probs = torch.softmax(logits.detach(), dim=1)', 'softmax in the logits dtype (fp16) instead of float32', [T_UDA_B, T_UDA]),
+    # -- ClassMix ---------------------------------------------------------------------------------
+    M('cm-floor-half', _CM, 'chosen = classes[perm[:(n + 1) // 2]]', 'chosen = classes[perm[:n // 2]]', 'half of the classes rounded down instead of up', [T_UDA_B, T_UDA]),
+    M('cm-ignore-pickable', _CM, 'classes = classes[classes != ignore_index]', 'classes = classes[classes != -1]', 'ignore label can be picked as a class to paste', [T_UDA_B, T_UDA]),
+    M('cm-mask-inverted', _CM, 'masks[i, 0] = torch.isin(label, chosen).float()', 'masks[i, 0] = (~torch.isin(label, chosen)).float()', 'mask marks the classes not chosen', [T_UDA_B, T_UDA]),
+    M('cm-source-weight', _CM, 'mix_batch(mask, torch.ones_like(pseudo_weight), pseudo_weight)', 'mix_batch(mask, pseudo_weight, pseudo_weight)', 'pasted source pixels get the pseudo-weight instead of 1', [T_UDA_B, T_UDA]),
+    M('cm-labels-swapped', _CM, 'mix_batch(mask, source_label.long(), pseudo_label.long())', 'mix_batch(mask, pseudo_label.long(), source_label.long())', 'mixed label takes pseudo-labels under the mask', [T_UDA_B, T_UDA]),
+    # -- EMA teacher ------------------------------------------------------------------------------
+    M('ema-alpha-max', _EMA, 'return min(1.0 - 1.0 / (iteration + 1), alpha)', 'return max(1.0 - 1.0 / (iteration + 1), alpha)', 'EMA decay takes max instead of min (no ramp-up)', [T_UDA_B, T_UDA]),
+    M('ema-alpha-offbyone', _EMA, 'return min(1.0 - 1.0 / (iteration + 1), alpha)', 'return min(1.0 - 1.0 / (iteration + 2), alpha)', 'EMA ramp-up 1 - 1/(iter+2) instead of 1 - 1/(iter+1)', [T_UDA_B, T_UDA]),
+    M('ema-weights-swapped', _EMA, 'torch._foreach_mul_(ts, a)', 'torch._foreach_mul_(ts, 1.0 - a)', 'teacher weighted by 1-a (and student by 1-a)', [T_UDA_B, T_UDA]),
+    M('ema-buffers-averaged', _EMA, 't_params = list(teacher.parameters())\n    s_params = list(student.parameters())', 't_params = list(teacher.state_dict().values())\n    s_params = list(student.state_dict().values())', 'BN buffers averaged/copied along with the parameters', [T_UDA_B, T_UDA]),
+    M('ema-no-iter0-copy', _EMA, '    if iteration == 0:\n        init_teacher(teacher, student)', '    if iteration < 0:\n        init_teacher(teacher, student)', 'iteration 0 runs an EMA step instead of copying (and freezing) the student', [T_UDA_B, T_UDA]),
+    # -- feature distance -------------------------------------------------------------------------
+    M('fd-ratio-le', _FD, 'unsure = (share < min_ratio)', 'unsure = (share <= min_ratio)', 'a cell exactly at scale_min_ratio becomes ignore', [T_UDA_B, T_UDA]),
+    M('fd-ignore-majority-kept', _FD, 'unsure = (share < min_ratio) | (out == num_classes)', 'unsure = (share < min_ratio)', 'cells whose majority is ignore keep the extra class id', [T_UDA_B, T_UDA]),
+    M('fd-empty-mask-nan', _FD, 'if dist.numel() == 0:', 'if dist.numel() < 0:', 'empty mask gives the mean of nothing (NaN)', [T_UDA_B, T_UDA]),
+    M('fd-mean-over-all', _FD, '        dist = dist[m.bool()]', '        dist = dist * m.float()', 'mean over all cells instead of the masked ones', [T_UDA_B, T_UDA]),
+    M('fd-no-lambda', _FD, 'return dist.mean() * weight', 'return dist.mean()', 'FD weight lambda not applied', [T_UDA_B, T_UDA]),
+    M('fd-imnet-not-detached', _FD, 'dist = torch.norm(student_feat - imnet_feat.detach(), p=2, dim=1)', 'dist = torch.norm(student_feat - imnet_feat, p=2, dim=1)', 'ImageNet feature not detached', [T_UDA_B, T_UDA]),
+    M('fd-mask-keeps-ignore', _FD, 'return down != ignore_index', 'return down >= 0', 'FD mask with classes=None keeps ignore cells', [T_UDA_B, T_UDA]),
+    # -- rare class sampling ----------------------------------------------------------------------
+    M('rcs-min-pixels-ge', _RCS, 'if n > self.min_pixels]', 'if n >= self.min_pixels]', 'a file with exactly min_pixels pixels of a class qualifies', [T_RCS]),
+    M('rcs-temperature-times', _RCS, 'logits = (1.0 - freq) / temperature', 'logits = (1.0 - freq) * temperature', 'temperature multiplies instead of divides', [T_RCS]),
+    M('rcs-frequency-not-inverted', _RCS, 'logits = (1.0 - freq) / temperature', 'logits = freq / temperature', 'softmax of f_c instead of 1 - f_c (frequent classes favoured)', [T_RCS]),
+    M('rcs-crop-ratio-ignored', _RCS, 'return self.min_pixels * self.min_crop_ratio', 'return self.min_pixels', 'crop check uses min_pixels without min_crop_ratio', [T_RCS]),
+    M('rcs-crop-ge', _UDA, 'if int((gt == c).sum()) > rcs.min_crop_pixels:', 'if int((gt == c).sum()) >= rcs.min_crop_pixels:', 'crop accepted with exactly min_pixels * min_crop_ratio pixels', [T_RCS]),
+    M('rcs-split-not-restricted', _RCS, '            if file not in split:\n                continue\n            seen.add(file)', '            seen.add(file)', 'class frequencies counted over every file, not the split', [T_RCS]),
+    M('rcs-freq-over-sampled-classes', _RCS, 'freq = counts / total', 'freq = counts / counts.sum()', 'f_c over the sampled classes only (dropped classes leave the denominator)', [T_RCS]),
+    M('uda-target-not-uniform', _UDA, 'target = self.target[int(rng.integers(len(self.target)))]', 'target = self.target[int(rng.integers(max(len(self.target) - 1, 1)))]', 'RCS target drawn from all but the last image', [T_RCS]),
+    M('uda-pairs-wrong-target', _UDA, 'self.source[idx // n_target], self.target[idx % n_target]', 'self.source[idx // n_target], self.target[idx // n_target % n_target]', 'target index taken from the source part of the item index (pairs repeat, some never appear)', [T_RCS]),
+    # -- sub-pixel resampling and GeoTIFF loading -------------------------------------------------
+    M('sp-factor-inverted', _SUB, 'factor = in_gsd / out_gsd', 'factor = out_gsd / in_gsd', 'sub-pixel factor inverted', [T_SUB]),
+    M('sp-snap-tolerance', _SUB, 'abs(factor - nearest) <= 0.01 * nearest', 'abs(factor - nearest) <= 0.001 * nearest', 'factor snapped within 0.1% instead of 1%', [T_SUB]),
+    M('sp-label-bilinear', _SUB, "seg, (out_shape[1], out_shape[0]),\n                                               interpolation=cv2.INTER_NEAREST)", "seg, (out_shape[1], out_shape[0]),\n                                               interpolation=cv2.INTER_LINEAR)", 'coarse labels upsampled bilinearly instead of nearest', [T_SUB]),
+    M('sp-nodata-mask-bilinear', _SUB, "(out_shape[1], out_shape[0]),\n                    interpolation=cv2.INTER_NEAREST).astype(bool)", "(out_shape[1], out_shape[0]),\n                    interpolation=cv2.INTER_LINEAR).astype(bool)", 'nodata mask upsampled bilinearly (grows by a pixel)', [T_SUB]),
+    M('sp-no-clip', _SUB, "results['img'] = np.clip(resized, low, high).astype(img.dtype, copy=False)", "results['img'] = resized.astype(img.dtype, copy=False)", 'cubic overshoot not clipped to the input range', [T_SUB]),
+    M('sp-gsd-not-updated', _SUB, "results['gsd'] = in_gsd * in_shape[1] / out_shape[1]", "results['gsd'] = in_gsd", 'GSD metadata left at the input GSD', [T_SUB]),
+    M('raster-scale-axes-swapped', _RASTER, 'Affine.scale(in_w / out_w, in_h / out_h)', 'Affine.scale(in_h / out_h, in_w / out_w)', 'geotransform scaled with the row ratio in x and the column ratio in y', [T_SUB]),
+    M('raster-shape-floor', _RASTER, 'return int(round(in_shape[0] * factor)), int(round(in_shape[1] * factor))', 'return int(in_shape[0] * factor), int(in_shape[1] * factor)', 'fine grid size truncated instead of rounded', [T_SUB, f'{T_SCENE}::test_non_integer_factor_follows_cv2_resize']),
+    M('gl-offset-after-scale', _GEO, 'img = (masked.data.astype(np.float32) + self.offset) / self._scale_for(dtype)', 'img = masked.data.astype(np.float32) / self._scale_for(dtype) + self.offset', 'offset added after scaling instead of before', [T_GEO]),
+    M('gl-label-keeps-image-nodata', _GEO, "        apply_image_nodata_to_label(results)\n        return results\n\n\ndef _check_label_values", "        return results\n\n\ndef _check_label_values", 'image nodata not applied to the label', [T_GEO]),
+    M('gl-nodata-any-band', _GEO, 'nodata = np.ma.getmaskarray(masked).all(axis=0)', 'nodata = np.ma.getmaskarray(masked).any(axis=0)', 'pixel is nodata when any band (not every band) is nodata', [T_GEO]),
+    M('gl-auto-scale-uint16', _GEO, "'uint16': 10000.0", "'uint16': 65535.0", 'uint16 auto scale by the dtype range instead of reflectance x 10000', [T_GEO]),
+    M('gl-label-map-chained', _GEO, 'seg[original == old_id] = new_id', 'seg[seg == old_id] = new_id', 'label_map applied in place (swaps chain)', [T_GEO]),
+    M('gl-label-check-offbyone', _GEO, 'bad = np.flatnonzero(counts[num_classes:IGNORE_INDEX]) + num_classes', 'bad = np.flatnonzero(counts[num_classes + 1:IGNORE_INDEX]) + num_classes + 1', 'label value == num_classes not reported', [T_GEO]),
+    # -- dataset conversion -----------------------------------------------------------------------
+    M('lt-roads-impervious-swapped', _LT, '{0: IGNORE_INDEX, 1: 0, 2: 1, 3: 2, 4: 3, 5: 4}', '{0: IGNORE_INDEX, 1: 0, 2: 1, 3: 3, 4: 2, 5: 4}', 'raw codes of roads and impervious surface swapped', [T_CONV]),
+    M('lt-nodata-not-ignored', _LT, '        train_ids[nodata_mask] = IGNORE_INDEX\n', '        pass\n', 'declared nodata pixels keep the train id of the code they were parked on', [T_CONV]),
+    M('lt-colour-bgr', _LT, 'colours = [((int(p) >> 16) & 255, (int(p) >> 8) & 255, int(p) & 255) for p in uniq]', 'colours = [(int(p) & 255, (int(p) >> 8) & 255, (int(p) >> 16) & 255) for p in uniq]', 'RGB label colours decoded as BGR', [T_CONV]),
+    M('cs-ignore-counted', _CS, '    hist[IGNORE_INDEX] = 0\n', '', 'ignore pixels counted (and rejected) in the class statistics', [T_CONV]),
+    M('cs-class0-dropped', _CS, "re-run the converter with --overwrite')\n    return {c: int(hist[c]) for c in range(num_classes) if hist[c] > 0}", "re-run the converter with --overwrite')\n    return {c: int(hist[c]) for c in range(1, num_classes) if hist[c] > 0}", 'class 0 left out of the statistics', [T_CONV]),
+    # -- whole-scene mapping ----------------------------------------------------------------------
+    M('blend-ramp-shape', _GRID, 'ramp = np.minimum(t + 1, size - t) / (overlap + 1)', 'ramp = (np.minimum(t + 1, size - t) / (overlap + 1)) ** 2', 'blend ramp quadratic instead of linear', _SCENE_BLEND),
+    M('blend-uniform', _GRID, 'return np.clip(ramp, 0.0, 1.0).astype(np.float32)', 'return np.ones(size, np.float32)', 'windows averaged with equal weights (no ramp)', _SCENE_BLEND),
+    M('blend-ramp-width', _GRID, 'ramp = np.minimum(t + 1, size - t) / (overlap + 1)', 'ramp = np.minimum(t + 1, size - t) / (2 * overlap + 1)', 'ramp twice as long as the overlap', _SCENE_BLEND),
+    M('windows-last-short', _GRID, 'return [(k * span) // (count - 1) for k in range(count)]', 'return [(k * span) // count for k in range(count)]', 'last window does not reach the grid edge', _SCENE_BLEND),
+    M('windows-count', _GRID, 'count = math.ceil((total - overlap) / (size - overlap))', 'count = math.ceil(total / size)', 'window count ignores the overlap (overlaps shrink)', _SCENE_BLEND),
+    M('grid-aoi-offset-swapped', _GRID, 'Affine.translation(aoi.col_off, aoi.row_off)', 'Affine.translation(aoi.row_off, aoi.col_off)', 'AOI origin with rows and columns swapped', [f'{T_SCENE}::test_aoi_by_bbox_and_window_snaps_to_input_pixels']),
+    M('mapper-blend-logits', _MAPPER, 'probs = torch.softmax(logits.float(), dim=1)', 'probs = logits.float()', 'logits blended instead of softmax probabilities', _SCENE_BLEND),
+    M('mapper-nodata-weighted', _MAPPER, 'w = (weights * valid)[:, None]', 'w = (weights * torch.ones_like(valid))[:, None]', 'nodata pixels get window weight (and a class)', [f'{T_SCENE}::test_nodata_pixels_get_255_and_empty_windows_are_skipped']),
+    M('mapper-confidence-unnormalised', _MAPPER, 'conf = probs.max(axis=0) / np.where(valid, weight, 1.0)', 'conf = probs.max(axis=0)', 'confidence not divided by the blend weight', _SCENE_BLEND),
+    M('resample-cubic-a', _RESAMPLE, '_CUBIC_A = -0.75', '_CUBIC_A = -0.5', "bicubic coefficient -0.5 instead of cv2's -0.75", [f'{T_SCENE}::test_non_integer_factor_follows_cv2_resize']),
+    M('resample-margin-small', _RESAMPLE, '_MARGIN = 3 ', '_MARGIN = 1 ', 'window reads with too small a margin for the bicubic kernel', [f'{T_SCENE}::test_window_reads_equal_subpixel_resample_of_the_whole_image']),
+    # -- optimizer, decode head, weights ----------------------------------------------------------
+    M('opt-merge-by-lr-only', _OPT, 'key = tuple(sorted(options.items()))', "key = options.get('lr')", 'groups merged by lr only (weight decay settings lost)', [T_OPT]),
+    M('opt-merge-drops-params', _OPT, "merged[key]['params'].extend(group['params'])", "merged[key]['params'] = list(group['params'])", 'merging keeps only the last group of each setting', [T_OPT]),
+    M('opt-head-lr-mult', 'configs/_base_/schedules/adamw.py', 'head=dict(lr_mult=10.0)', 'head=dict(lr_mult=1.0)', 'decoder learning rate not x10', [T_OPT]),
+    M('head-dilations', _HEAD, 'dilations: Sequence[int] = (1, 6, 12, 18)', 'dilations: Sequence[int] = (1, 6, 12, 24)', 'ASPP dilations 6, 12, 24 instead of 6, 12, 18', [T_HEAD]),
+    M('head-align-corners', _HEAD, "out = resize(out, size=size, mode='bilinear', align_corners=self.align_corners)", "out = resize(out, size=size, mode='bilinear', align_corners=True)", 'embeddings upsampled with align_corners=True', [T_HEAD]),
+    M('head-embed-layout', _HEAD, 'return out.transpose(1, 2).reshape(n, -1, h, w)', 'return out.reshape(n, -1, h, w)', 'linear embedding reshaped without the transpose (pixels scrambled)', [T_HEAD]),
+    M('head-level-order', _HEAD, 'return self.fuse_layer(torch.cat(embedded, dim=1))', 'return self.fuse_layer(torch.cat(embedded[::-1], dim=1))', 'levels concatenated in reverse order', [T_HEAD]),
+    M('mit-qkv-order', _MIT, 'torch.cat([value, state[kv_key]], dim=0)', 'torch.cat([state[kv_key], value], dim=0)', 'key/value stacked before the query in the in-projection', [T_MIT]),
+    M('mit-fc2-index', _MIT, "'mlp.fc2.': 'ffn.layers.4.',", "'mlp.fc2.': 'ffn.layers.3.',", 'second MLP linear mapped to the wrong FFN layer', [T_MIT]),
+    M('mit-module-prefix', _MIT, "return {(k[len('module.'):] if k.startswith('module.') else k): v", 'return {k: v', 'DDP module. prefix not stripped from MiT weights', [T_MIT]),
+    M('mit-backbone-prefix', _MIT, "prefix = 'backbone.' if any(k.startswith('backbone.') for k in state) else ''", "prefix = ''", 'whole-segmentor checkpoints not narrowed to the backbone', [T_MIT]),
+    M('ckpt-module-prefix', _CKPT, "return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}", 'return dict(state)', 'DDP module. prefix not stripped from checkpoints', [T_CKPT]),
+    M('ckpt-mismatch-accepted', _CKPT, 'if missing or mismatched:', 'if missing:', 'shape mismatches not reported clearly', [T_CKPT]),
+    # -- DACS train_step and strong augmentation --------------------------------------------------
+    M('dacs-target-loss-not-backpropagated', _DACS, '            _backward(optim_wrapper, mix_loss)\n', '            pass\n', 'the mixed (target) loss never backpropagated: DACS trains source-only', [T_DACS]),
+    M('dacs-fd-not-backpropagated', _DACS, '                _backward(optim_wrapper, fd_total)\n', '                pass\n', 'the feature-distance loss never backpropagated', [T_DACS]),
+    M('dacs-fd-second-deepest', _DACS, ('self._feature_distance(src_img, src_feats[-1], src_label)', 'imnet_feat = self.imnet_model.extract_feat(src_img)[-1]'), ('self._feature_distance(src_img, src_feats[-2], src_label)', 'imnet_feat = self.imnet_model.extract_feat(src_img)[-2]'), 'FD taken from the second-deepest feature (stride 16) in both models', [T_DACS]),
+    M('dacs-teacher-dropout-on', _DACS, '            module.training = False\n', '            module.training = module.training\n', 'the teacher pseudo-labels with dropout and drop-path on', [T_DACS]),
+    M('dacs-teacher-not-copied', _DACS, 'update_teacher(self.ema_model, self.model, iteration, self.alpha)', 'update_teacher(self.ema_model, self.model, iteration + 1, self.alpha)', 'teacher not set to the student at iteration 0', [T_DACS]),
+    M('dacs-imnet-not-loaded', _DACS, 'if iteration == 0 and self.imnet_model is not None:', 'if iteration < 0 and self.imnet_model is not None:', 'the ImageNet model keeps its own initialisation instead of the starting weights', [T_DACS]),
+    M('dacs-eval-model-swapped', _DACS, "return self.ema_model if self.eval_with == 'teacher' else self.model", "return self.model if self.eval_with == 'teacher' else self.ema_model", 'evaluation uses the teacher when the student is configured', [T_DACS]),
+    M('dacs-padding-transposed', _DACS, 'valid[i, :img_h, :img_w] = True', 'valid[i, :img_w, :img_h] = True', 'padding mask with height and width swapped', [T_DACS]),
+    M('dacs-padding-weighted', _DACS, "                tgt_img, valid if self.ignore_padding else None)", "                tgt_img, None)", 'padded target pixels weighted and counted (ignore_padding has no effect)', [T_DACS]),
+    M('dacs-no-strong-augmentation', _DACS, '            mixed_img = strong_augment(\n', '            _unused = strong_augment(\n', 'the mixed images are not augmented', [T_DACS]),
+    M('pl-share-over-padding', _PL, '            share = (confident & valid).sum().item() / max(int(valid.sum().item()), 1)', '            share = confident.float().mean().item()', 'confident share taken over padded pixels too', [T_DACS]),
+    M('aug-brightness-multiplicative', _AUG, 'x = _clamp01(x + (brightness.view(n, 1, 1, 1) - 1.0), clamp)', 'x = _clamp01(x * brightness.view(n, 1, 1, 1), clamp)', 'brightness multiplied (torchvision) instead of added (kornia 0.5.8)', [T_UDA]),
+    M('aug-contrast-blended', _AUG, 'x = _clamp01(x * contrast.view(n, 1, 1, 1), clamp)', 'x = _clamp01(x * contrast.view(n, 1, 1, 1) + x.mean(dim=(-2, -1), keepdim=True) * (1 - contrast.view(n, 1, 1, 1)), clamp)', 'contrast blended with the mean instead of multiplied', [T_UDA]),
+    M('aug-saturation-unclamped', _AUG, 's = (s * saturation.view(-1, 1, 1)).clamp(0.0, 1.0)', 's = s * saturation.view(-1, 1, 1)', 'HSV saturation not clamped to 1', [T_UDA]),
+    M('aug-hue-in-radians', _AUG, 'h = torch.fmod(h + hue.view(-1, 1, 1) * (2 * math.pi), 2 * math.pi)', 'h = torch.fmod(h + hue.view(-1, 1, 1), 2 * math.pi)', 'hue shift in turns applied as radians', [T_UDA]),
+    M('aug-order-ignored', _AUG, '    for op in order:\n', '    for op in sorted(order):\n', 'jitter parts always in the same order', [T_UDA]),
+    M('aug-clamp-before-jitter', _AUG, 'x = (images.detach().float() * std_t + mean_t) / value_scale\n', 'x = ((images.detach().float() * std_t + mean_t) / value_scale).clamp(0.0, 1.0)\n', 'every mixed image clipped to [0, 1] (not done at test time)', [T_UDA]),
+    M('aug-value-scale-ignored', _AUG, 'out = (x * value_scale - mean_t) / std_t', 'out = (x - mean_t) / std_t', 'renormalised without the value scale', [T_UDA]),
+    M('aug-clamp-ignored', _AUG, "    return x.clamp(0.0, 1.0) if clamp else x", "    return x.clamp(0.0, 1.0)", 'jitter clamps reflectance inputs although clamp=False', [T_UDA]),
+]
