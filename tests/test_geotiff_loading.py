@@ -105,3 +105,35 @@ def test_plain_picture_uses_nominal_gsd(tmp_path):
     results = LoadGeoTiff(scale=255, nominal_gsd=10.0)(dict(img_path=str(path)))
     assert results['crs'] is None and results['geo_transform'] is None
     assert results['gsd'] == 10.0 and results['img'].shape == (5, 6, 3)
+
+
+def test_a_pixel_is_nodata_only_where_every_band_is(tmp_path):
+    data = np.full((2, 3, 3), 500, np.uint16)
+    data[0, 0, 0] = 0          # band 1 only: the pixel still has data in band 2
+    data[:, 2, 1] = 0          # every band: no data
+    img = write_tif(tmp_path / 'img.tif', data, nodata=0)
+    results = LoadGeoTiff(scale=10000)(dict(img_path=str(img)))
+    expected = np.zeros((3, 3), bool)
+    expected[2, 1] = True
+    np.testing.assert_array_equal(results['img_nodata_mask'], expected)
+    np.testing.assert_allclose(results['img'][0, 0], [0.0, 0.05])
+
+
+def test_label_map_is_applied_to_the_original_ids(tmp_path):
+    # a swap {1: 2, 2: 1} must not chain (1 -> 2 -> 1)
+    path = write_tif(tmp_path / 'lab.tif', np.array([[0, 1], [2, 1]], np.uint8))
+    out = LoadGeoTiffAnnotations()(dict(seg_map_path=str(path), num_classes=5, label_map={1: 2, 2: 1}))
+    np.testing.assert_array_equal(out['gt_seg_map'], [[0, 2], [1, 2]])
+
+
+def test_training_on_a_subset_of_classes_checks_the_mapped_ids(tmp_path):
+    # mmseg's label_map for classes=('green area', 'water'): ids 1-3 -> ignore, 4 -> 1; the model
+    # has 2 classes, so the stored ids 2 and 4 are valid before mapping
+    path = write_tif(tmp_path / 'lab.tif', np.array([[0, 4], [2, 255]], np.uint8))
+    label_map = {0: 0, 1: 255, 2: 255, 3: 255, 4: 1}
+    out = LoadGeoTiffAnnotations()(dict(seg_map_path=str(path), num_classes=2, label_map=label_map))
+    np.testing.assert_array_equal(out['gt_seg_map'], [[0, 1], [255, 255]])
+    # a stored id the map does not know stays out of range and is still reported
+    bad = write_tif(tmp_path / 'bad.tif', np.array([[0, 7]], np.uint8))
+    with pytest.raises(DaspmInputError, match=r'label values \[7\]'):
+        LoadGeoTiffAnnotations()(dict(seg_map_path=str(bad), num_classes=2, label_map=label_map))

@@ -158,14 +158,16 @@ class LoadGeoTiffAnnotations(BaseTransform):
                 results['label_geo_transform'] = tuple(src.transform)[:6]
         seg = label.data.astype(np.int64)
         seg[np.ma.getmaskarray(label)] = IGNORE_INDEX
+        if results.get('label_map'):
+            # mmseg's label_map (a config training on a subset of the classes) maps dataset ids to
+            # the model's ids, so the range check below is on the mapped ids, not the stored ones
+            original = seg.copy()
+            for old_id, new_id in results['label_map'].items():
+                seg[original == old_id] = new_id
         num_classes = results.get('num_classes')
         if num_classes is not None:
             _check_label_values(seg, num_classes, path)
         seg = seg.astype(np.uint8)
-        if results.get('label_map'):
-            original = seg.copy()
-            for old_id, new_id in results['label_map'].items():
-                seg[original == old_id] = new_id
         results['gt_seg_map'] = seg
         results.setdefault('seg_fields', []).append('gt_seg_map')
         apply_image_nodata_to_label(results)
