@@ -341,3 +341,20 @@ def test_imagenet_model_is_the_students_start_and_stays_frozen(dacs_setup):
     _step(model, wrapper, batch, 1)
     for name, value in model.imnet_model.state_dict().items():
         torch.testing.assert_close(value, start[name], msg=name)  # never updated
+
+
+def test_mixed_images_are_class_mixed_then_strongly_augmented():
+    batch = make_batch()
+
+    def mixed(**options):
+        _, model, wrapper = build_dacs(deterministic=True, **options)
+        MessageHub.get_current_instance().update_info('iter', 0)
+        model.train_step(copy.copy(batch), wrapper)
+        debug = model.debug_output
+        m = debug['mix_mask']
+        return debug['mixed_image'], m * debug['source_image'] + (1 - m) * debug['target_image']
+
+    plain, formula = mixed(color_jitter_probability=0.0, blur=False)
+    torch.testing.assert_close(plain, formula)  # mask * source + (1 - mask) * target
+    augmented, formula = mixed()
+    assert (augmented - formula).abs().flatten(1).amax(1).max() > 0.01
