@@ -10,6 +10,7 @@ from mmseg.registry import MODELS
 
 from conftest import REPO
 from daspm.apis.config_loading import load_config
+from dacs_helpers import build_dacs
 from daspm.engine.optimizers import merge_param_groups
 
 CONFIG = REPO / 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
@@ -74,3 +75,29 @@ def test_an_optimizer_step_equals_the_default_constructors_step():
     assert any(not torch.equal(p, p0) for p, p0 in zip(model.model.parameters(), start)), 'no step was made'
     for (name, p), q in zip(model.model.named_parameters(), twin.model.parameters()):
         torch.testing.assert_close(p, q, msg=name)
+
+
+def test_no_per_parameter_log_flood_but_one_summary_line():
+    import logging
+
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    seen: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler = Capture()
+    logger.addHandler(handler)
+    try:
+        _, model, _ = build_dacs()  # student + frozen teacher and ImageNet model, paramwise_cfg
+    finally:
+        logger.removeHandler(handler)
+    assert not [m for m in seen if 'is skipped since its requires_grad=False' in m]
+    assert not [m for m in seen if m.startswith('paramwise_options -- ')]
+    (summary,) = [m for m in seen if m.startswith('optimizer: ')]
+    frozen = sum(p.numel() > 0 for p in model.parameters() if not p.requires_grad)
+    assert f'{frozen} frozen parameters' in summary
+    assert summary.startswith('optimizer: 4 parameter groups')  # (head, backbone) x (decay, no decay)
