@@ -6,7 +6,9 @@
 
 The run is named ``<yymmdd_HHMM>_<config name>_<5-char id>`` and lives in
 ``work_dirs/<exp>/<run>/`` with the resolved config (``config.py``), logs (text and JSON under
-``<timestamp>/``), checkpoints ``iter_N.pth`` and ``last_checkpoint`` (path of the latest).
+``<timestamp>/``), checkpoints ``iter_N.pth``, ``last_checkpoint`` (path of the latest) and
+``provenance.json`` (code revision with a dirty flag and package versions, one entry per start).
+A run directory trains in one process at a time: a second one is refused.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config  # noqa: E402
+from daspm.apis.run_directory import record_provenance, run_lock  # noqa: E402
 from daspm.utils.errors import DaspmInputError, exit_on_input_error  # noqa: E402
 
 RESOLVED_CONFIG = 'config.py'
@@ -99,7 +102,9 @@ def main(argv: list[str] | None = None) -> list[Path]:
         # mmengine keeps one visualizer per name for the whole process: one name per run
         cfg.visualizer.name = f'visualizer_{run_dir.name}'
         if not args.dry_run:
-            Runner.from_cfg(cfg).train()
+            with run_lock(run_dir):
+                record_provenance(run_dir)
+                Runner.from_cfg(cfg).train()
     return [run_dir for _, run_dir in prepared]
 
 

@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config  # noqa: E402
+from daspm.apis.run_directory import record_provenance, run_lock  # noqa: E402
 from daspm.utils.errors import exit_on_input_error  # noqa: E402
 
 
@@ -47,7 +49,12 @@ def main(argv: list[str] | None = None) -> None:
     from mmengine.runner import Runner
 
     cfg = prepare_config(parse_args(argv))
-    Runner.from_cfg(cfg).train()
+    if cfg.launcher != 'none' and int(os.environ.get('RANK', '0')) != 0:
+        Runner.from_cfg(cfg).train()  # one lock and one record per run, held by rank 0
+        return
+    with run_lock(cfg.work_dir):
+        record_provenance(cfg.work_dir)
+        Runner.from_cfg(cfg).train()
 
 
 if __name__ == '__main__':
