@@ -45,8 +45,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# run as a script, so its own folder (with mutations.py) is first on the import path
 from mutations import MUTATIONS, Mutation  # noqa: E402
 
 # Paths never copied even when git does not ignore them (large or irrelevant for the tests).

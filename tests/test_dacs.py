@@ -122,6 +122,13 @@ def _grads(module) -> list[torch.Tensor]:
     return [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in module.parameters()]
 
 
+def _logits_at_input_size(segmentor, images: torch.Tensor) -> torch.Tensor:
+    """The segmentor's logits upsampled bilinearly to the (padded) input, without gradients."""
+    with torch.no_grad():
+        return resize(segmentor.decode_head(segmentor.extract_feat(images)), size=images.shape[-2:],
+                      mode='bilinear', align_corners=False)
+
+
 def _ce_map(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
     """Per-pixel cross-entropy -log softmax(logits)[label], logits upsampled bilinearly to the label."""
     logits = resize(logits, size=label.shape[-2:], mode='bilinear', align_corners=False)
@@ -158,10 +165,7 @@ def _hand_parts(model, start, batch):
     debug = model.debug_output
 
     # the teacher (= the starting student here) predicts without dropout, BN on batch statistics
-    teacher = copy.deepcopy(model.ema_model).train()
-    with torch.no_grad():
-        t_logits = resize(teacher.decode_head(teacher.extract_feat(tgt['inputs'])),
-                          size=tgt['inputs'].shape[-2:], mode='bilinear', align_corners=False)
+    t_logits = _logits_at_input_size(copy.deepcopy(model.ema_model).train(), tgt['inputs'])
     max_prob, pseudo = torch.softmax(t_logits, dim=1).max(dim=1)
     share = (max_prob >= model.pseudo_threshold).float().mean()
 
@@ -284,16 +288,11 @@ def test_teacher_pseudo_labels_are_deterministic_without_dropout_and_use_batch_s
     for module in reference.modules():
         if isinstance(module, torch.nn.modules.dropout._DropoutNd) or type(module).__name__ == 'DropPath':
             module.eval()
-    with torch.no_grad():
-        logits = resize(reference.decode_head(reference.extract_feat(tgt['inputs'])),
-                        size=tgt['inputs'].shape[-2:], mode='bilinear', align_corners=False)
+    logits = _logits_at_input_size(reference, tgt['inputs'])
     torch.testing.assert_close(first[0], logits.argmax(dim=1))
     # BN running statistics would give other labels: the teacher does not use them
-    bn_eval = copy.deepcopy(model.ema_model).eval()
-    with torch.no_grad():
-        eval_logits = bn_eval.decode_head(bn_eval.extract_feat(tgt['inputs']))
-    assert not torch.allclose(resize(eval_logits, size=logits.shape[-2:], mode='bilinear',
-                                     align_corners=False), logits, atol=1e-3)
+    eval_logits = _logits_at_input_size(copy.deepcopy(model.ema_model).eval(), tgt['inputs'])
+    assert not torch.allclose(eval_logits, logits, atol=1e-3)
 
 
 # ------------------------------------------------------------------------------- padding
@@ -313,10 +312,7 @@ def test_padded_target_crops_get_pseudo_labels_of_the_batch_size_and_no_weight_o
     # the confident share counts the image pixels only
     tgt = model.data_preprocessor(dict(inputs=batch['target_inputs'],
                                        data_samples=batch['target_data_samples']), True)
-    teacher = copy.deepcopy(model.ema_model).train()
-    with torch.no_grad():
-        probs = torch.softmax(resize(teacher.decode_head(teacher.extract_feat(tgt['inputs'])),
-                                     size=(CROP, CROP), mode='bilinear', align_corners=False), dim=1)
+    probs = torch.softmax(_logits_at_input_size(copy.deepcopy(model.ema_model).train(), tgt['inputs']), dim=1)
     confident = probs.max(dim=1).values >= model.pseudo_threshold
     valid = torch.zeros_like(confident)
     valid[0] = True

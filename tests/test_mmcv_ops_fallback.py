@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,10 +32,11 @@ OPS_HEADS = {  # heads whose construction needs a compiled op class
 }
 
 
-def _run(code: str, cwd: Path) -> str:
+def _run(code: str, cwd: Path, pythonpath: Path | None = None) -> str:
     """Run ``code`` in a fresh interpreter of this environment; its stdout."""
+    env = dict(os.environ, PYTHONPATH=str(pythonpath)) if pythonpath else None
     proc = subprocess.run([sys.executable, '-c', code], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -175,9 +177,8 @@ def test_daspm_imported_first_without_site_files(tmp_path: Path) -> None:
     """The fallback: no finder from a .pth, then ``import daspm``, then mmseg."""
     out = _run('import sys\nsys.meta_path[:] = [f for f in sys.meta_path if not getattr('
                'f, "daspm_mmcv_ops_stub", False)]\n'
-               f'sys.path.insert(0, {str(REPO)!r})\n'
                'import daspm, mmseg.models\nfrom mmseg.registry import MODELS\n'
-               'print("PointHead" in MODELS.module_dict)', cwd=tmp_path)
+               'print("PointHead" in MODELS.module_dict)', cwd=tmp_path, pythonpath=REPO)
     assert out.split() == ['True']
 
 

@@ -2,7 +2,7 @@
 
 Each test pins a value that a one-token slip would move: a probability exactly at the
 confidence threshold, half-precision logits, a cell exactly at ``scale_min_ratio``, and so on.
-Expected values are written out from the formulas of /work/shared/METHOD.md.
+Expected values are written out from the formulas of METHOD.md (the project's method specification).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Unit tests of the DACS building blocks: EMA teacher, pseudo-labels, ClassMix, strong
-augmentation and the ImageNet feature distance (semantics from /work/shared/METHOD.md)."""
+augmentation and the ImageNet feature distance (semantics from METHOD.md, the method specification)."""
 from __future__ import annotations
 
 import copy

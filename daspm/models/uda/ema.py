@@ -2,7 +2,7 @@
 
 The teacher's parameters follow the student's as an exponential moving average. Only
 *parameters* are averaged: BatchNorm running statistics (buffers) are left untouched, as in the
-reference DACS/DAFormer implementation (see /work/shared/METHOD.md).
+reference DACS/DAFormer implementation (see METHOD.md, the project's method specification).
 """
 from __future__ import annotations
 
