@@ -12,7 +12,7 @@ SYNTHETIC_SOURCE_ONLY = 'configs/daspm/synthetic_source-only_daformer_mitb0.py'
 SYNTHETIC_ORACLE = 'configs/daspm/synthetic_target-oracle_daformer_mitb0.py'
 
 NO_RCS = {'train_dataloader.dataset.rare_class_sampling': None}
-NO_FD = {'uda.imnet_feature_dist_lambda': 0.0}  # uda entries are merged before the model is wrapped
+NO_FD = {'model.imnet_feature_dist_lambda': 0.0}
 
 
 @dataclass(frozen=True)

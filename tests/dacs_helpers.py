@@ -28,7 +28,8 @@ def build_dacs(device: str = 'cpu', amp: bool = False, deterministic: bool = Fal
     """
     torch.manual_seed(0)
     cfg = load_config(CONFIG)
-    cfg.model.data_preprocessor.size = (CROP, CROP)
+    for preprocessor in (cfg.model.data_preprocessor, cfg.model.model.data_preprocessor):
+        preprocessor.size = (CROP, CROP)
     cfg.model.alpha = 0.99
     cfg.model.update(uda_options)
     if deterministic:

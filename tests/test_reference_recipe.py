@@ -23,9 +23,9 @@ from conftest import REPO
 HEADLINE = 'configs/DASPM/gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py'
 ITERS = 16  # with the recipe's seed, target crops are padded at iterations 8, 11 and 16
 TINY_MODEL = [
-    'model.backbone.init_cfg=None', 'model.backbone.embed_dims=8', 'model.backbone.num_heads=[1,2,4,8]',
-    'model.backbone.num_layers=[1,1,1,1]', 'model.decode_head.in_channels=[8,16,32,64]',
-    'model.decode_head.channels=16', 'model.decode_head.embed_dims=16',
+    'model.model.backbone.init_cfg=None', 'model.model.backbone.embed_dims=8', 'model.model.backbone.num_heads=[1,2,4,8]',
+    'model.model.backbone.num_layers=[1,1,1,1]', 'model.model.decode_head.in_channels=[8,16,32,64]',
+    'model.model.decode_head.channels=16', 'model.model.decode_head.embed_dims=16',
 ]
 
 
@@ -74,7 +74,7 @@ def test_headline_recipe_trains_with_padded_target_crops_and_tests(published_dat
         'train_dataloader.dataset.rare_class_sampling.min_pixels=200',  # 80x80 tiles, not 3000
         # an untrained model is confident nowhere at 0.968: with 0.2 (5 classes) every image pixel
         # is, so the target path carries weight and padded pixels are the only ones at 0
-        'uda.pseudo_threshold=0.2',
+        'model.pseudo_threshold=0.2',
         f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
         f'default_hooks.checkpoint.interval={ITERS}', 'default_hooks.logger.interval=1',
         f'custom_hooks.0.interval={ITERS // 2}',

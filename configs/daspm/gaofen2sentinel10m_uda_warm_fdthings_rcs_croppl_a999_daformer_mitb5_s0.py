@@ -14,5 +14,16 @@ _base_ = [
 randomness = dict(seed=0)
 train_dataloader = dict(dataset=dict(
     rare_class_sampling=dict(min_pixels=3000, class_temp=0.01, min_crop_ratio=0.5)))
-uda = dict(pseudo_margins=(0, 0, 0, 0), value_scale=1.0, clamp_jitter=False)
-model = dict(data_preprocessor=dict(size=(320, 320)))
+# The run's model is the UDA segmentor: DACS with the options of the uda base (its `uda` entry,
+# taken out of the bases so that none is left) around the network of the model base, which
+# sees 320 x 320 crops. mmseg's tools/train.py and a plain mmengine Runner train it as it is.
+_base_.model.data_preprocessor.size = (320, 320)
+model = dict(
+    _base_.pop('uda'),
+    _delete_=True,
+    model=_base_.model,
+    data_preprocessor=_base_.model.data_preprocessor,
+    pseudo_margins=(0, 0, 0, 0),
+    value_scale=1.0,
+    clamp_jitter=False,
+)

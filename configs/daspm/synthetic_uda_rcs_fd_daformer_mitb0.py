@@ -18,8 +18,19 @@ randomness = dict(seed=0)
 # (DAFormer's kornia 0.5.8 formulas) and blur stay as in DACS.
 # clamp_jitter False: the target is reflectance / 3000, which exceeds 1 on bright surfaces and
 # is not clipped at test time, so the jitter must not clip it either.
-uda = dict(alpha=0.99, color_jitter_hue=0.0, clamp_jitter=False)
 train_dataloader = dict(dataset=dict(
     rare_class_sampling=dict(min_pixels=3000, class_temp=0.01, min_crop_ratio=0.5)))
 custom_hooks = [dict(type='DebugImageHook', interval=500)]
-model = dict(data_preprocessor=dict(size=(128, 128)))
+# The run's model is the UDA segmentor: DACS with the options of the uda base (its `uda` entry,
+# taken out of the bases so that none is left) around the network of the model base, which
+# sees 128 x 128 crops. mmseg's tools/train.py and a plain mmengine Runner train it as it is.
+_base_.model.data_preprocessor.size = (128, 128)
+model = dict(
+    _base_.pop('uda'),
+    _delete_=True,
+    model=_base_.model,
+    data_preprocessor=_base_.model.data_preprocessor,
+    alpha=0.99,
+    color_jitter_hue=0.0,
+    clamp_jitter=False,
+)
