@@ -53,6 +53,7 @@ T_OPT = 'tests/test_optimizer_groups.py'
 T_HEAD = 'tests/test_daformer_head.py'
 T_MIT = 'tests/test_weight_conversion.py'
 T_CKPT = 'tests/test_checkpoint.py'
+T_SHARED = 'tests/test_shared_helpers.py'
 
 _PL = 'daspm/models/uda/pseudo_label.py'
 _CM = 'daspm/models/uda/class_mix.py'
@@ -72,6 +73,7 @@ _OPT = 'daspm/engine/optimizers/merged_param_groups.py'
 _HEAD = 'daspm/models/decode_heads/daformer_head.py'
 _MIT = 'daspm/models/backbones/mit_weights.py'
 _CKPT = 'daspm/apis/checkpoint.py'
+_UCKPT = 'daspm/utils/checkpoint.py'
 _DACS = 'daspm/models/uda/dacs.py'
 _AUG = 'daspm/models/uda/strong_augmentation.py'
 
@@ -127,7 +129,7 @@ MUTATIONS: list[Mutation] = [
     M('sp-gsd-not-updated', _SUB, "results['gsd'] = in_gsd * in_shape[1] / out_shape[1]", "results['gsd'] = in_gsd", 'GSD metadata left at the input GSD', [T_SUB]),
     M('raster-scale-axes-swapped', _RASTER, 'Affine.scale(in_w / out_w, in_h / out_h)', 'Affine.scale(in_h / out_h, in_w / out_w)', 'geotransform scaled with the row ratio in x and the column ratio in y', [T_SUB]),
     M('raster-shape-floor', _RASTER, 'return int(round(in_shape[0] * factor)), int(round(in_shape[1] * factor))', 'return int(in_shape[0] * factor), int(in_shape[1] * factor)', 'fine grid size truncated instead of rounded', [T_SUB, f'{T_SCENE}::test_non_integer_factor_follows_cv2_resize']),
-    M('gl-offset-after-scale', _GEO, 'img = (masked.data.astype(np.float32) + self.offset) / self._scale_for(dtype)', 'img = masked.data.astype(np.float32) / self._scale_for(dtype) + self.offset', 'offset added after scaling instead of before', [T_GEO]),
+    M('gl-offset-after-scale', _GEO, 'img = (masked.data.astype(np.float32) + self.offset) / self.scale_for(dtype)', 'img = masked.data.astype(np.float32) / self.scale_for(dtype) + self.offset', 'offset added after scaling instead of before', [T_GEO]),
     M('gl-label-keeps-image-nodata', _GEO, "        apply_image_nodata_to_label(results)\n        return results\n\n\ndef _check_label_values", "        return results\n\n\ndef _check_label_values", 'image nodata not applied to the label', [T_GEO]),
     M('gl-nodata-any-band', _GEO, 'nodata = np.ma.getmaskarray(masked).all(axis=0)', 'nodata = np.ma.getmaskarray(masked).any(axis=0)', 'pixel is nodata when any band (not every band) is nodata', [T_GEO]),
     M('gl-auto-scale-uint16', _GEO, "'uint16': 10000.0", "'uint16': 65535.0", 'uint16 auto scale by the dtype range instead of reflectance x 10000', [T_GEO]),
@@ -161,9 +163,10 @@ MUTATIONS: list[Mutation] = [
     M('head-level-order', _HEAD, 'return self.fuse_layer(torch.cat(embedded, dim=1))', 'return self.fuse_layer(torch.cat(embedded[::-1], dim=1))', 'levels concatenated in reverse order', [T_HEAD]),
     M('mit-qkv-order', _MIT, 'torch.cat([value, state[kv_key]], dim=0)', 'torch.cat([state[kv_key], value], dim=0)', 'key/value stacked before the query in the in-projection', [T_MIT]),
     M('mit-fc2-index', _MIT, "'mlp.fc2.': 'ffn.layers.4.',", "'mlp.fc2.': 'ffn.layers.3.',", 'second MLP linear mapped to the wrong FFN layer', [T_MIT]),
-    M('mit-module-prefix', _MIT, "return {(k[len('module.'):] if k.startswith('module.') else k): v", 'return {k: v', 'DDP module. prefix not stripped from MiT weights', [T_MIT]),
+    M('mit-module-prefix', _MIT, 'return strip_module_prefix({k: v for k, v in state.items() if isinstance(v, Tensor)})', 'return {k: v for k, v in state.items() if isinstance(v, Tensor)}', 'DDP module. prefix not stripped from MiT weights', [T_MIT]),
     M('mit-backbone-prefix', _MIT, "prefix = 'backbone.' if any(k.startswith('backbone.') for k in state) else ''", "prefix = ''", 'whole-segmentor checkpoints not narrowed to the backbone', [T_MIT]),
-    M('ckpt-module-prefix', _CKPT, "return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}", 'return dict(state)', 'DDP module. prefix not stripped from checkpoints', [T_CKPT]),
+    M('ckpt-module-prefix', _CKPT, "return strip_module_prefix(ckpt.get('state_dict', ckpt))", "return dict(ckpt.get('state_dict', ckpt))", 'DDP module. prefix not stripped from checkpoints', [T_CKPT]),
+    M('ddp-prefix-helper', _UCKPT, 'return {k[len(DDP_PREFIX):] if k.startswith(DDP_PREFIX) else k: v for k, v in state.items()}', 'return {k.replace(DDP_PREFIX, \'\', 1): v for k, v in state.items()}', "shared helper strips 'module.' anywhere in a key, not only in front", [T_SHARED]),
     M('ckpt-mismatch-accepted', _CKPT, 'if missing or mismatched:', 'if missing:', 'shape mismatches not reported clearly', [T_CKPT]),
     # -- DACS train_step and strong augmentation --------------------------------------------------
     M('dacs-target-loss-not-backpropagated', _DACS, '            _backward(optim_wrapper, mix_loss)\n', '            pass\n', 'the mixed (target) loss never backpropagated: DACS trains source-only', [T_DACS]),

@@ -1,25 +1,7 @@
-"""Write class-id maps as GeoTIFFs that GIS software shows at once (colour table, class names)."""
-from __future__ import annotations
+"""Write class-id maps as GeoTIFFs (kept here for existing importers).
 
-from pathlib import Path
-from typing import Sequence
+The writer lives in :mod:`daspm.utils.class_map`, below the engine hook that writes predictions.
+"""
+from ..utils.class_map import class_map_tags, write_class_map
 
-import numpy as np
-from affine import Affine
-
-from ..classes import IGNORE_INDEX
-from ..utils.raster import write_geotiff
-from .colors import colormap_table
-
-
-def write_class_map(path: str | Path, class_map: np.ndarray, *, crs: str | None,
-                    geo_transform: Sequence[float] | Affine | None, classes: Sequence[str],
-                    palette: Sequence[Sequence[int]]) -> Path:
-    """Write uint8 class ids (255 = nodata) with an embedded colour table and class-name tags."""
-    transform = geo_transform if isinstance(geo_transform, Affine) else \
-        Affine(*geo_transform) if geo_transform is not None else Affine.identity()
-    tags = {f'CLASS_{i}': name for i, name in enumerate(classes)}
-    tags['CLASS_NAMES'] = ','.join(classes)
-    return write_geotiff(path, class_map.astype(np.uint8), crs=crs, transform=transform,
-                         nodata=IGNORE_INDEX, band_descriptions=['land-use class'],
-                         colormap=colormap_table(palette), tags=tags)
+__all__ = ['class_map_tags', 'write_class_map']

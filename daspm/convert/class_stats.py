@@ -18,12 +18,9 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from daspm.classes import DASPM_CLASSES, IGNORE_INDEX
+from daspm.utils.dataset_layout import ANN_DIR, SAMPLE_CLASS_STATS, SAMPLES_WITH_CLASS
 from daspm.utils.errors import DaspmInputError
 from daspm.utils.raster import atomic_output, open_raster
-
-SAMPLE_CLASS_STATS = 'sample_class_stats.json'
-SAMPLES_WITH_CLASS = 'samples_with_class.json'
-ANN_DIR = 'ann_dir'
 
 SampleClassStats = list[dict[str, object]]
 SamplesWithClass = dict[str, list[list[object]]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from .class_stats import SAMPLE_CLASS_STATS
+from ..utils.dataset_layout import SAMPLE_CLASS_STATS
 from .converter import DATASETS, convert_dataset, default_output_dir
 from .label_tables import DEFAULT_LABEL_TABLE, LABEL_TABLES, describe_label_table
 from .report import config_lines

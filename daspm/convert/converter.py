@@ -31,25 +31,19 @@ import numpy as np
 from tqdm import tqdm
 
 from daspm.classes import DASPM_CLASSES, DASPM_PALETTE, IGNORE_INDEX
+from daspm.utils.colors import colormap_table
+from daspm.utils.dataset_layout import (ANN_DIR, IMG_DIR, MANIFEST, RAW_IMAGES, RAW_LAYOUTS, RAW_SPLITS,
+                                        SAMPLE_CLASS_STATS, SAMPLES_WITH_CLASS, SPLITS)
 from daspm.utils.errors import DaspmInputError
 from daspm.utils.raster import atomic_output, open_raster, pixel_size, write_geotiff
 
-from .class_stats import (ANN_DIR, SAMPLE_CLASS_STATS, SAMPLES_WITH_CLASS, build_class_stats,
-                          class_pixel_totals, count_classes, read_class_counts,
+from .class_stats import (build_class_stats, class_pixel_totals, count_classes, read_class_counts,
                           write_class_stats, write_json)
 from .label_tables import (DEFAULT_LABEL_TABLE, get_label_table, label_table_manifest,
                            label_to_train_ids)
 
-IMG_DIR = 'img_dir'
-MANIFEST = 'daspm_dataset.json'
 MANIFEST_FORMAT = 'daspm-converted'
 MANIFEST_VERSION = 1
-SPLITS = ('train', 'val', 'test')
-RAW_IMAGES = 'images'
-RAW_LABELS = 'labels'
-RAW_SPLITS = 'splits'
-#: accepted (image folder, label folder) spellings: the published DASPM data, then the older one
-RAW_LAYOUTS: tuple[tuple[str, str], ...] = (('image', 'label'), (RAW_IMAGES, RAW_LABELS))
 _LAYOUT_HELP = ('expected <raw>/image/ + <raw>/label/ (the published DASPM layout) or '
                 '<raw>/images/ + <raw>/labels/, each holding <name>.tif; see docs/datasets.md')
 _TIF_SUFFIXES = ('.tif', '.tiff')
@@ -59,8 +53,7 @@ _FACTOR_TOL = 1e-3
 _MAX_LISTED = 10
 
 # Colour table written into every ann_dir file so QGIS shows the classes; ignore is transparent.
-ANN_COLORMAP: dict[int, tuple[int, ...]] = {
-    **{i: tuple(rgb) for i, rgb in enumerate(DASPM_PALETTE)}, IGNORE_INDEX: (0, 0, 0, 0)}
+ANN_COLORMAP: dict[int, tuple[int, ...]] = colormap_table(DASPM_PALETTE)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ from pathlib import Path
 from mmengine.logging import MMLogger
 from mmseg.datasets import BaseSegDataset
 
+from ..utils.dataset_layout import ANN_DIR, IMG_DIR, MANIFEST, RAW_LAYOUTS
 from ..utils.errors import DaspmInputError
-
-CONVERTED_MANIFEST = 'daspm_dataset.json'
 
 
 class GeoTiffSegDataset(BaseSegDataset):
@@ -27,7 +26,7 @@ class GeoTiffSegDataset(BaseSegDataset):
 
     def __init__(self, img_suffix: str = '.tif', seg_map_suffix: str = '.tif',
                  data_prefix: dict | None = None, **kwargs) -> None:
-        data_prefix = data_prefix or dict(img_path='img_dir', seg_map_path='ann_dir')
+        data_prefix = data_prefix or dict(img_path=IMG_DIR, seg_map_path=ANN_DIR)
         kwargs['ann_file'] = self._check_layout(kwargs.get('data_root'), data_prefix,
                                                 kwargs.get('ann_file', ''), img_suffix)
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
@@ -45,15 +44,15 @@ class GeoTiffSegDataset(BaseSegDataset):
                 f'{name}: data root {root} does not exist; generate the synthetic data with '
                 f'`python tools/make_synthetic_dataset.py data/synthetic` and convert it with '
                 f'{self.CONVERTER}, or set data_root in the config')
-        if not (root / CONVERTED_MANIFEST).is_file():
-            for images, labels in (('image', 'label'), ('images', 'labels')):
+        if not (root / MANIFEST).is_file():
+            for images, labels in RAW_LAYOUTS:
                 if (root / images).is_dir() and (root / labels).is_dir():
                     raise DaspmInputError(
                         f'{name}: {root} holds raw data ({images}/, {labels}/) that has not been '
                         f'converted; run `python {self.CONVERTER} {root}` and point data_root at '
                         f'its output ({root}_converted)')
             raise DaspmInputError(
-                f'{name}: {root} is not a converted DASPM dataset (no {CONVERTED_MANIFEST}); '
+                f'{name}: {root} is not a converted DASPM dataset (no {MANIFEST}); '
                 f'run {self.CONVERTER} on the raw data and point data_root at its output')
         img_dir = root / data_prefix.get('img_path', '')
         if not img_dir.is_dir():
@@ -81,7 +80,7 @@ class GeoTiffSegDataset(BaseSegDataset):
     def _converted_splits(root: Path) -> dict | None:
         """The ``splits`` entry of the conversion manifest, or None when it records none."""
         try:
-            manifest = json.loads((root / CONVERTED_MANIFEST).read_text(encoding='utf-8'))
+            manifest = json.loads((root / MANIFEST).read_text(encoding='utf-8'))
         except (OSError, ValueError):
             return None
         splits = manifest.get('splits') if isinstance(manifest, dict) else None

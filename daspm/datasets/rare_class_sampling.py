@@ -15,10 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..utils.dataset_layout import SAMPLE_CLASS_STATS, SAMPLES_WITH_CLASS
 from ..utils.errors import DaspmInputError
 
-SAMPLE_CLASS_STATS = 'sample_class_stats.json'
-SAMPLES_WITH_CLASS = 'samples_with_class.json'
 # The statistics are written by the converters; named in the error for missing files.
 _CONVERTER_HINT = ('python tools/convert_datasets/gaofen2m.py <raw dir> -o <data root> '
                    '(or sentinel10m.py for Sentinel data; they write the class statistics)')

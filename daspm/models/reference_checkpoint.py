@@ -14,6 +14,7 @@ from typing import Mapping
 
 from torch import Tensor
 
+from ..utils.checkpoint import strip_module_prefix
 from ..utils.errors import DaspmInputError
 from .backbones.mit_weights import convert_mit_official
 
@@ -50,9 +51,7 @@ def map_head_key(key: str) -> str | None:
 def split_parts(state: Mapping[str, Tensor]) -> dict[str, dict[str, Tensor]]:
     """Group a reference state dict by UDA part (``model``/``ema_model``/``imnet_model``, or '' if plain)."""
     parts: dict[str, dict[str, Tensor]] = {}
-    for key, value in state.items():
-        if key.startswith('module.'):  # saved from a DistributedDataParallel wrapper
-            key = key[len('module.'):]
+    for key, value in strip_module_prefix(state).items():  # DDP-saved files prefix every key
         head, _, rest = key.partition('.')
         if head in UDA_PARTS and rest:
             parts.setdefault(head, {})[rest] = value

@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from daspm.classes import DASPM_CLASSES
+from daspm.utils.dataset_layout import RAW_IMAGES, RAW_LABELS, RAW_SPLITS, SPLITS
 from daspm.utils.errors import DaspmInputError
 
 from . import georef, reference_layout, sensors, writer
@@ -102,7 +103,7 @@ def assign_splits(seed: int, domain: str, names: Sequence[str], fractions: Seque
     rng = np.random.default_rng(np.random.SeedSequence([seed, DOMAIN_CODES[domain], _SPLIT_STREAM, 0]))
     order = [names[i] for i in rng.permutation(len(names))]
     out, start = {}, 0
-    for split, count in zip(writer.SPLIT_NAMES, split_counts(len(names), fractions)):
+    for split, count in zip(SPLITS, split_counts(len(names), fractions)):
         out[split] = sorted(order[start:start + count])
         start += count
     return out
@@ -141,8 +142,8 @@ def _domain_spec(domain: str, tile_size: int, layout: str = reference_layout.DAS
                              splits=(f'{domain}/{{train,val,test}}.txt'
                                      if domain in reference_layout.DOMAINS_WITH_SPLITS else None))
     else:
-        spec['files'] = dict(images=f'{domain}/images/', labels=f'{domain}/labels/',
-                             splits=f'{domain}/splits/{{train,val,test}}.txt')
+        spec['files'] = dict(images=f'{domain}/{RAW_IMAGES}/', labels=f'{domain}/{RAW_LABELS}/',
+                             splits=f'{domain}/{RAW_SPLITS}/{{train,val,test}}.txt')
     return spec
 
 
@@ -227,9 +228,9 @@ def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: in
                 reference_layout.write_tile(out / domain, domain, tile.name, tile.image, tile.labels, crs=crs,
                                             label_transform=label_transform, tags=tags)
             else:
-                writer.write_image(out / domain / 'images' / f'{tile.name}.tif', tile.image, crs=crs,
+                writer.write_image(out / domain / RAW_IMAGES / f'{tile.name}.tif', tile.image, crs=crs,
                                    transform=image_transform, bands=bands, tags=tags)
-                writer.write_label(out / domain / 'labels' / f'{tile.name}.tif', tile.labels, crs=crs,
+                writer.write_label(out / domain / RAW_LABELS / f'{tile.name}.tif', tile.labels, crs=crs,
                                    transform=label_transform)
             pixels += class_counts(tile.labels)
             names.append(tile.name)

@@ -15,6 +15,9 @@ import cv2
 import numpy as np
 from affine import Affine
 
+# IMAGE_DIR / LABEL_DIR: the published layout's folders, under the names this module always exported.
+from daspm.utils.dataset_layout import RAW_IMAGE_DIR as IMAGE_DIR, RAW_LABEL_DIR as LABEL_DIR, SPLITS
+
 from . import writer
 from .sensors import FACTOR, SENTINEL_BANDS
 
@@ -22,8 +25,6 @@ DASPM_LAYOUT = 'daspm'
 REFERENCE_LAYOUT = 'reference'
 #: --layout choices: the default (images/, labels/, splits/) and the published one
 LAYOUTS: tuple[str, ...] = (DASPM_LAYOUT, REFERENCE_LAYOUT)
-IMAGE_DIR = 'image'
-LABEL_DIR = 'label'
 #: Sentinel-2 bands that become red, green, blue
 RGB_SOURCE_BANDS: tuple[str, ...] = ('B4', 'B3', 'B2')
 RGB_BAND_NAMES: tuple[str, ...] = ('red', 'green', 'blue')
@@ -68,9 +69,9 @@ def write_splits(domain_dir: Path, domain: str, splits: Mapping[str, Sequence[st
     """Split files directly in the domain folder, for the target only; return the sizes written."""
     if domain not in DOMAINS_WITH_SPLITS:
         return {}
-    for split in writer.SPLIT_NAMES:
+    for split in SPLITS:
         writer.write_text(domain_dir / f'{split}.txt', ''.join(f'{n}\n' for n in splits.get(split, [])))
-    return {split: len(splits.get(split, [])) for split in writer.SPLIT_NAMES}
+    return {split: len(splits.get(split, [])) for split in SPLITS}
 
 
 def image_spec(domain: str, tile_size: int, gsd_m: float) -> dict[str, Any]:

@@ -10,13 +10,13 @@ import numpy as np
 from affine import Affine
 
 from daspm.classes import DASPM_CLASSES, DASPM_PALETTE
+from daspm.utils.dataset_layout import RAW_SPLITS, SPLITS
 from daspm.utils.errors import DaspmInputError
 from daspm.utils.raster import atomic_output, write_geotiff
 
 MANIFEST_NAME = 'synthetic_dataset.json'
 README_NAME = 'README.md'
 DOMAIN_DIRS: tuple[str, ...] = ('gaofen', 'sentinel')
-SPLIT_NAMES: tuple[str, ...] = ('train', 'val', 'test')
 LABEL_NODATA = 0
 # RAW label codes on disk: 0 = unlabelled, then the DASPM classes from 1 (train id = raw - 1).
 RAW_CODES: dict[int, str] = {0: 'unlabelled', **{i + 1: name for i, name in enumerate(DASPM_CLASSES)}}
@@ -106,8 +106,8 @@ def write_label(path: Path, labels: np.ndarray, *, crs: Any, transform: Affine) 
 
 def write_splits(domain_dir: Path, splits: Mapping[str, Sequence[str]]) -> None:
     """One ``<split>.txt`` per split, one tile name (no suffix) per line."""
-    for split in SPLIT_NAMES:
-        write_text(domain_dir / 'splits' / f'{split}.txt', ''.join(f'{n}\n' for n in splits.get(split, [])))
+    for split in SPLITS:
+        write_text(domain_dir / RAW_SPLITS / f'{split}.txt', ''.join(f'{n}\n' for n in splits.get(split, [])))
 
 
 def readme_text(manifest: Mapping[str, Any]) -> str:

@@ -20,7 +20,8 @@ from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
-from ...datasets.transforms.geotiff_loading import _georeference, normalize_band_name, resolve_band_indexes
+from ...datasets.transforms.geotiff_loading import georeference, normalize_band_name, resolve_band_indexes
+from ...datasets.transforms.subpixel import INTERPOLATIONS
 from ...utils.errors import DaspmInputError
 from ...utils.raster import open_raster, pixel_size
 from .spec import InputSpec
@@ -30,7 +31,8 @@ RASTER_SUFFIXES = {'.tif', '.tiff', '.jp2', '.vrt', '.img'}
 S2_BAND_ORDER = ('B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B8A', 'B9', 'B10', 'B11', 'B12')
 # 'B04', 'b8a', 'B11' delimited by non-alphanumerics (so tile ids such as T33TWB do not match).
 _BAND_IN_NAME = re.compile(r'(?<![A-Z0-9])B(\d{1,2}A?)(?![A-Z0-9])')
-_BAND_RESAMPLING = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC}
+# 'area' is a filter for shrinking, and coarse bands are only ever enlarged: not offered here.
+_BAND_RESAMPLING = {name: INTERPOLATIONS[name] for name in ('nearest', 'bilinear', 'bicubic')}
 
 
 def band_name_from_filename(path: str | Path) -> str | None:
@@ -74,7 +76,7 @@ class SceneSource:
 
     def gsd(self, nominal_gsd: float | None = None) -> float:
         """Ground sample distance in metres (``nominal_gsd`` for a geographic CRS)."""
-        return _georeference(self.crs, self.transform, nominal_gsd, self.label)['gsd']
+        return georeference(self.crs, self.transform, nominal_gsd, self.label)['gsd']
 
     def close(self) -> None:
         """Release open files."""
@@ -125,7 +127,7 @@ class RasterSource(SceneSource):
         src = _open_dataset(Path(path), self._stack)
         try:
             _check_georeferenced(src.crs, src.transform, self.label)
-            spec.loader._check_band_count(src.count, self.label)
+            spec.loader.check_band_count(src.count, self.label)
             self.indexes = resolve_band_indexes(spec.bands, src.descriptions, self.label)
         except Exception:
             self._stack.close()

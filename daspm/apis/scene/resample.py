@@ -13,7 +13,7 @@ import numpy as np
 from rasterio.windows import Window
 from tqdm import tqdm
 
-from ...datasets.transforms.subpixel import _INTERPOLATIONS
+from ...datasets.transforms.subpixel import INTERPOLATIONS
 from ...utils.errors import DaspmInputError
 from .grid import OutputGrid
 from .inputs import SceneSource
@@ -144,7 +144,7 @@ class FineWindowReader:
         c1 = min(-(-(fx + w) // k) + _MARGIN, src.width)
         data, nodata = src.read(Window(c0, r0, c1 - c0, r1 - r0))
         img = np.ascontiguousarray(scale_raw(data, nodata, self.spec, src.dtype).transpose(1, 2, 0))
-        fine = cv2.resize(img, ((c1 - c0) * k, (r1 - r0) * k), interpolation=_INTERPOLATIONS[self.interpolation])
+        fine = cv2.resize(img, ((c1 - c0) * k, (r1 - r0) * k), interpolation=INTERPOLATIONS[self.interpolation])
         if fine.ndim == 2:
             fine = fine[..., None]
         rows, cols = slice(fy - r0 * k, fy - r0 * k + h), slice(fx - c0 * k, fx - c0 * k + w)

@@ -29,7 +29,7 @@ class InputSpec:
 
     def scale_for(self, dtype: str) -> float:
         """Divisor mapping raw values of ``dtype`` to ~[0, 1] (LoadGeoTiff's rule, 'auto' included)."""
-        return self.loader._scale_for(dtype)
+        return self.loader.scale_for(dtype)
 
     @property
     def offset(self) -> float:

@@ -13,7 +13,8 @@ import rasterio
 from rasterio.enums import Resampling
 
 from ...classes import IGNORE_INDEX
-from ..colors import colorize, colormap_table, save_map_with_legend
+from ...utils.class_map import CLASS_BAND_DESCRIPTION, class_map_tags
+from ...utils.colors import colorize, colormap_table, save_map_with_legend
 from .grid import OutputGrid
 
 TILE = 256
@@ -114,12 +115,9 @@ class GeoTiffSink:
         self._map = rasterio.open(map_path, 'w', **class_map_profile(grid))
         self._conf = None
         try:
-            self._map.set_band_description(1, 'land-use class')
+            self._map.set_band_description(1, CLASS_BAND_DESCRIPTION)
             self._map.write_colormap(1, colormap_table(palette))
-            all_tags = {f'CLASS_{i}': name for i, name in enumerate(classes)}
-            all_tags['CLASS_NAMES'] = ','.join(classes)
-            all_tags.update(tags or {})
-            self._map.update_tags(**all_tags)
+            self._map.update_tags(**{**class_map_tags(classes), **(tags or {})})
             if confidence_path is not None:
                 self._conf = rasterio.open(confidence_path, 'w',
                                            **class_map_profile(grid, confidence_dtype, CONFIDENCE_NODATA))

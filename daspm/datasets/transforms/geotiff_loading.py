@@ -9,6 +9,7 @@ import numpy as np
 from affine import Affine
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
+from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 
 from ...classes import IGNORE_INDEX
@@ -79,17 +80,19 @@ class LoadGeoTiff(BaseTransform):
     def check_file(self, path: str) -> None:
         """Fail early, with a clear message, if ``path`` cannot deliver the configured bands."""
         with open_raster(path) as src:
-            self._check_band_count(src.count, path)
+            self.check_band_count(src.count, path)
             resolve_band_indexes(self.bands, src.descriptions, path)
 
-    def _check_band_count(self, count: int, path: str) -> None:
+    def check_band_count(self, count: int, path: str) -> None:
+        """Raise if a file of ``count`` bands cannot be what ``num_bands`` asks for (scene mapping too)."""
         if self.num_bands is not None and count != self.num_bands:
             raise DaspmInputError(
                 f'{path} has {count} band(s) but the config expects {self.num_bands} '
                 f'(LoadGeoTiff num_bands={self.num_bands}, bands={self.bands}); '
                 'use a product with the same bands as the training data or fix the config')
 
-    def _scale_for(self, dtype: str) -> float:
+    def scale_for(self, dtype: str) -> float:
+        """Divisor mapping raw values of ``dtype`` to ~[0, 1] ('auto' follows the dtype)."""
         if self.scale != 'auto':
             return float(self.scale)
         return _AUTO_SCALE.get(dtype, 1.0)
@@ -100,14 +103,14 @@ class LoadGeoTiff(BaseTransform):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', NotGeoreferencedWarning)
             with open_raster(path) as src:
-                self._check_band_count(src.count, path)
+                self.check_band_count(src.count, path)
                 indexes = resolve_band_indexes(self.bands, src.descriptions, path)
                 masked = src.read(indexes, masked=True)
                 dtype = src.dtypes[0]
                 crs = src.crs
                 transform = src.transform
                 descriptions = [src.descriptions[i - 1] or f'band {i}' for i in indexes]
-        img = (masked.data.astype(np.float32) + self.offset) / self._scale_for(dtype)
+        img = (masked.data.astype(np.float32) + self.offset) / self.scale_for(dtype)
         nodata = np.ma.getmaskarray(masked).all(axis=0)
         if nodata.any():
             img[:, nodata] = 0.0
@@ -116,7 +119,7 @@ class LoadGeoTiff(BaseTransform):
         results['img_shape'] = img.shape[1:]
         results['ori_shape'] = img.shape[1:]
         results['band_names'] = descriptions
-        results.update(_georeference(crs, transform, self.nominal_gsd, path))
+        results.update(georeference(crs, transform, self.nominal_gsd, path))
         return results
 
     def __repr__(self) -> str:
@@ -124,8 +127,8 @@ class LoadGeoTiff(BaseTransform):
                 f'nominal_gsd={self.nominal_gsd}, num_bands={self.num_bands})')
 
 
-def _georeference(crs, transform: Affine, nominal_gsd: float | None, path: str) -> dict:
-    """Metainfo entries for a raster: CRS string, geotransform tuple and GSD in metres."""
+def georeference(crs: CRS | None, transform: Affine, nominal_gsd: float | None, path: str) -> dict:
+    """Metainfo entries for a raster: CRS string, geotransform tuple and GSD in metres (scene mapping too)."""
     georeferenced = crs is not None and transform != Affine.identity()
     if not georeferenced:
         return dict(crs=None, geo_transform=None, gsd=nominal_gsd)

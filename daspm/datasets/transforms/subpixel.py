@@ -11,7 +11,8 @@ from ...utils.errors import DaspmInputError
 from ...utils.raster import resampled_transform, subpixel_shape
 from .geotiff_loading import apply_image_nodata_to_label
 
-_INTERPOLATIONS = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
+# Interpolation names of the config -> cv2 flags; scene mapping reads windows with the same table.
+INTERPOLATIONS = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
                    'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA}
 
 
@@ -34,8 +35,8 @@ class SubPixelResample(BaseTransform):
     """
 
     def __init__(self, out_gsd: float, interpolation: str = 'bicubic') -> None:
-        if interpolation not in _INTERPOLATIONS:
-            raise ValueError(f'interpolation must be one of {sorted(_INTERPOLATIONS)}, got {interpolation!r}')
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f'interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}')
         self.out_gsd = float(out_gsd)
         self.interpolation = interpolation
 
@@ -52,7 +53,7 @@ class SubPixelResample(BaseTransform):
         out_shape = subpixel_shape(in_shape, factor)
         if out_shape != tuple(in_shape):
             resized = cv2.resize(img, (out_shape[1], out_shape[0]),
-                                 interpolation=_INTERPOLATIONS[self.interpolation])
+                                 interpolation=INTERPOLATIONS[self.interpolation])
             if resized.ndim == 2:
                 resized = resized[..., None]
             low = img.reshape(-1, img.shape[-1]).min(axis=0)

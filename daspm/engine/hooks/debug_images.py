@@ -12,7 +12,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from ...apis.colors import colorize, to_display_rgb
+from ...utils.colors import colorize, to_display_rgb
 
 # (key in debug_output, title, kind) in the order of the method's debug grid.
 PANELS: tuple[tuple[str, str, str], ...] = (

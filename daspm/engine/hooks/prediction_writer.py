@@ -7,8 +7,8 @@ import cv2
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from ...apis.colors import colorize
-from ...apis.map_writer import write_class_map
+from ...utils.class_map import write_class_map
+from ...utils.colors import colorize
 
 
 @HOOKS.register_module()

@@ -22,7 +22,7 @@ from mmengine.model.weight_init import update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 from torch import Tensor, nn
 
-from ...apis.checkpoint import read_checkpoint
+from ...utils.checkpoint import compare_state_dicts, key_examples, read_checkpoint, strip_module_prefix
 from ...utils.errors import DaspmInputError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -100,8 +100,7 @@ def unwrap_state_dict(ckpt: Mapping) -> dict[str, Tensor]:
         if isinstance(state.get(wrapper), Mapping):
             state = state[wrapper]
             break
-    return {(k[len('module.'):] if k.startswith('module.') else k): v
-            for k, v in state.items() if isinstance(v, Tensor)}
+    return strip_module_prefix({k: v for k, v in state.items() if isinstance(v, Tensor)})
 
 
 def _select_prefix(state: dict[str, Tensor], prefix: str | None) -> dict[str, Tensor]:
@@ -123,11 +122,6 @@ def resolve_pretrained_path(checkpoint: str | Path) -> Path:
     return path
 
 
-def _names(keys: list[str], limit: int = 5) -> str:
-    more = f', ... (+{len(keys) - limit})' if len(keys) > limit else ''
-    return ', '.join(keys[:limit]) + more
-
-
 def load_mit_weights(module: nn.Module, checkpoint: str | Path, prefix: str | None = None) -> dict[str, list[str]]:
     """Load official or mmseg-layout MiT weights into ``module`` non-strictly and log what fitted.
 
@@ -140,26 +134,23 @@ def load_mit_weights(module: nn.Module, checkpoint: str | Path, prefix: str | No
     dropped = sorted(k for k in state if k.startswith('head.'))
     converted = convert_mit_official(state)
     own = module.state_dict()
-    missing = [k for k in own if k not in converted]
-    unexpected = [k for k in converted if k not in own]
-    mismatched = [f'{k} {tuple(v.shape)} vs {tuple(own[k].shape)}' for k, v in converted.items()
-                  if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    missing, unexpected, mismatched = compare_state_dicts(converted, own)
     if mismatched:
         raise DaspmInputError(
             f'{path}: {len(mismatched)} weight(s) do not fit {type(module).__name__} '
-            f'(e.g. {_names(mismatched, 3)}); use the mit_bX.pth that matches the backbone config '
+            f'(e.g. {key_examples(mismatched, sep="; ")}); use the mit_bX.pth that matches the backbone config '
             '(embed_dims / num_layers / num_heads of B0..B5)')
     if len(missing) == len(own):
         raise DaspmInputError(f'{path} holds no {type(module).__name__} weights (its keys start like '
-                              f'{_names(sorted(state), 3)}); give a SegFormer mit_bX.pth')
+                              f'{key_examples(sorted(state))}); give a SegFormer mit_bX.pth')
     module.load_state_dict({k: v for k, v in converted.items() if k in own}, strict=False)
     lines = [f'MiT weights from {path}: loaded {len(own) - len(missing)}/{len(own)} tensors']
     if dropped:
-        lines.append(f'dropped the ImageNet classifier ({_names(dropped)})')
+        lines.append(f'dropped the ImageNet classifier ({key_examples(dropped, 5)})')
     if missing:
-        lines.append(f'{len(missing)} missing (kept their initial values): {_names(missing)}')
+        lines.append(f'{len(missing)} missing (kept their initial values): {key_examples(missing, 5)}')
     if unexpected:
-        lines.append(f'{len(unexpected)} unexpected (ignored): {_names(unexpected)}')
+        lines.append(f'{len(unexpected)} unexpected (ignored): {key_examples(unexpected, 5)}')
     print_log('; '.join(lines), logger='current', level=logging.WARNING if missing or unexpected else logging.INFO)
     return dict(missing=missing, unexpected=unexpected, dropped=dropped)
 
