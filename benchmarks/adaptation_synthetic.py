@@ -21,10 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from daspm.cli.train import load_experiments
 
-from experiments import experiment_runs  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+experiment_runs = load_experiments(REPO / 'experiments.py').experiment_runs
 
 DATA = Path('data/synthetic_benchmark')
 NUM_SOURCE, NUM_TARGET = 32, 48

@@ -24,11 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from daspm.apis.config_loading import load_config
+from daspm.models.uda.strong_augmentation import color_jitter
 
-from daspm.apis.config_loading import load_config  # noqa: E402
-from daspm.models.uda.strong_augmentation import color_jitter  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 HEADLINE = REPO / 'configs/daspm/gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py'
 

@@ -30,8 +30,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 NUM_CLASSES = 5
 INPUT_BANDS = 3   # B4, B3, B2 selected by the model's pipeline
@@ -83,8 +81,7 @@ def child(args: argparse.Namespace) -> None:
         init_segmentor(args.config, args.checkpoint, device='cpu')
         print(json.dumps(dict(peak_mb=_peak_mb(), seconds=time.perf_counter() - t0)))
         return
-    sys.path.insert(0, str(REPO / 'tools'))
-    from map_scene import main as map_scene_main
+    from daspm.cli.map_scene import main as map_scene_main
     result = map_scene_main([args.child, str(args.config), str(args.checkpoint), '--out', args.out, '--overwrite',
                              '--window-size', str(args.window_size), '--overlap', str(args.overlap),
                              '--batch-size', str(args.batch_size), '--device', 'cpu', '--no-progress'])

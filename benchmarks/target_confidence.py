@@ -14,18 +14,16 @@ are measured with their student and their teacher.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from daspm.apis.config_loading import load_config
+from daspm.apis.inference import init_segmentor
+from mmseg.registry import DATASETS
 
-from daspm.apis.config_loading import load_config  # noqa: E402
-from daspm.apis.inference import init_segmentor  # noqa: E402
-from mmseg.registry import DATASETS  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def load_tiles(cfg, split: str) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create or complete the project-local virtual environment in .venv (idempotent).
-# Order matters: torch -> requirements -> OpenMMLab packages -> mmcv.
+# Order matters: torch -> requirements -> OpenMMLab packages -> mmcv -> daspm (editable, no deps).
 # Default: mmcv-lite 2.1.0 (pure Python, no compiler) plus a stand-in for mmcv.ops
 # (daspm/utils/mmcv_ops_stub.py, activated at interpreter start by a .pth file), because
 # mmseg imports mmcv.ops at module level though no model of this project runs a compiled op.
@@ -19,7 +19,7 @@ fi
 STUB_SRC=daspm/utils/mmcv_ops_stub.py  # the stand-in for mmcv.ops; it installs itself
 STAMP="$VENV/.daspm-installed"
 # The mode is part of the stamp: switching DASPM_MMCV_OPS reinstalls the matching mmcv.
-want_stamp="$( { cat requirements.txt requirements-openmmlab.txt scripts/setup_env.sh "$STUB_SRC"
+want_stamp="$( { cat requirements.txt requirements-openmmlab.txt pyproject.toml scripts/setup_env.sh "$STUB_SRC"
                  echo "mmcv_ops=$MMCV_OPS"; } | sha256sum | cut -c1-16)"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want_stamp" ]]; then
@@ -92,16 +92,32 @@ assert mmcv.__version__ == '2.1.0' and u.find_spec('mmcv._ext')" >/dev/null 2>&1
     fi
 fi
 
-"$PY" - "$MMCV_OPS" <<'PYCHECK'
+# The package itself, editable (code edits need no reinstall) and without dependencies (the
+# stack above is pinned and ordered). No build isolation: pip uses the setuptools installed
+# above instead of downloading one into a temporary environment, so this also works offline.
+echo "[setup] installing daspm (editable) and its commands daspm-train, daspm-test, daspm-map"
+# Its output only on failure: setuptools warns about the package folder in the working
+# directory at every editable install, though here that folder is the package itself.
+if ! log="$("${INSTALL[@]}" -q --no-deps --no-build-isolation -e . 2>&1)"; then
+    echo "$log" >&2
+    exit 1
+fi
+
+# -P: the current directory is not on the path, so `import daspm` below must come from the install.
+"$PY" -P - "$MMCV_OPS" "$PWD" <<'PYCHECK'
 import importlib.util, sys
+from pathlib import Path
 # mmseg first, as mmseg's own tools do: the stand-in must already be active.
 import mmseg, mmseg.models, torch, mmcv, mmcv.ops, mmengine, rasterio, kornia
 compiled = importlib.util.find_spec('mmcv._ext') is not None
 stand_in = getattr(mmcv.ops.__spec__, 'origin', None) == 'daspm-mmcv-ops-stub'
 assert compiled == (sys.argv[1] == '1') and stand_in != compiled, (compiled, stand_in)
+import daspm
+here = Path(sys.argv[2], 'daspm').resolve()
+assert Path(daspm.__file__).resolve().parent == here, f'import daspm finds {daspm.__file__}, not {here}'
 ops = 'compiled' if compiled else 'stand-in (mmcv-lite; DASPM_MMCV_OPS=1 make setup compiles them)'
 print(f"[setup] ok: torch {torch.__version__}, mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, "
       f"mmseg {mmseg.__version__}, rasterio {rasterio.__version__}, kornia {kornia.__version__}; "
-      f"mmcv ops: {ops}")
+      f"mmcv ops: {ops}; daspm {daspm.__version__} from {here.parent}")
 PYCHECK
 echo "$want_stamp" > "$STAMP"

@@ -1,7 +1,6 @@
 """Shared test helpers: tiny GeoTIFFs written with rasterio."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,6 @@ import rasterio
 from affine import Affine
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 FIXTURES = Path(__file__).resolve().parent / 'fixtures'
 S2_PATCH = FIXTURES / 's2_eolearn_patch'
 

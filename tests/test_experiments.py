@@ -1,7 +1,6 @@
 """experiments.py: every run of every experiment resolves to a buildable config with its ablation settings."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -9,9 +8,10 @@ import pytest
 
 from conftest import REPO
 from daspm.apis.config_loading import load_config
+from daspm.cli.train import load_experiments
 
-sys.path.insert(0, str(REPO))
-from experiments import EXPERIMENTS, experiment_runs  # noqa: E402
+_TABLE = load_experiments(REPO / 'experiments.py')  # the file users edit, as run_experiments.py reads it
+EXPERIMENTS, experiment_runs = _TABLE.EXPERIMENTS, _TABLE.experiment_runs
 
 
 @pytest.mark.parametrize('exp', sorted(EXPERIMENTS))
@@ -31,13 +31,12 @@ def test_runs_resolve_with_their_settings(exp):
 
 
 def test_dry_run_writes_one_resolved_config_per_run(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, 'run_experiments.py', '--exp', '1', '--dry-run', '--work-root', str(tmp_path)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     run_dirs = sorted((tmp_path / 'local-exp1').iterdir())
     assert len(run_dirs) == len(experiment_runs(1))
     assert all((d / 'config.py').is_file() for d in run_dirs)
     proc = subprocess.run([sys.executable, 'run_experiments.py', '--exp', '99', '--work-root', str(tmp_path)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and 'unknown experiment 99' in proc.stderr

@@ -557,7 +557,7 @@ def pixel_checkpoint(tmp_path) -> tuple[Path, Path]:
 
 def test_cli_with_an_mmseg_checkpoint_equals_predict_file(scene, tmp_path, pixel_checkpoint, capsys):
     from daspm.apis.inference import init_segmentor, predict_file
-    from tools.map_scene import main
+    from daspm.cli.map_scene import main
     config, checkpoint = pixel_checkpoint
     out = tmp_path / 'cli_map.tif'
     result = main([str(scene), str(config), str(checkpoint), '--out', str(out), '--window-size', '64',
@@ -574,7 +574,7 @@ def test_cli_with_an_mmseg_checkpoint_equals_predict_file(scene, tmp_path, pixel
 def test_cli_with_the_uda_model_of_the_synthetic_config(tmp_path):
     """DACS (eval_model = student) from the real synthetic config, random weights, saved as a checkpoint."""
     from daspm.apis.config_loading import load_config
-    from tools.map_scene import main
+    from daspm.cli.map_scene import main
     cfg = load_config(UDA_CONFIG)
     model = MODELS.build(cfg.model)
     checkpoint = tmp_path / 'dacs.pth'
@@ -590,7 +590,7 @@ def test_cli_with_the_uda_model_of_the_synthetic_config(tmp_path):
 
 
 def _cli_error(argv, capsys) -> str:
-    from tools.map_scene import main
+    from daspm.cli.map_scene import main
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2

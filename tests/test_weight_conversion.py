@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
 import re
@@ -221,11 +220,8 @@ def test_wrong_variant_is_a_clear_error(tmp_path):
 # ---------------------------------------------------------------- reference (mmseg 0.x) checkpoints
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('convert_reference_checkpoint',
-                                                  REPO / 'tools/convert_reference_checkpoint.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from daspm.cli import convert_checkpoint  # the code of tools/convert_reference_checkpoint.py
+    return convert_checkpoint
 
 
 def _reference_segmentor(seed: int) -> tuple[dict, dict]:

@@ -15,10 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from daspm.synthetic import DEFAULT_SPLITS, LAYOUTS, generate_dataset, parse_splits  # noqa: E402
-from daspm.utils.errors import exit_on_input_error  # noqa: E402
+try:
+    from daspm.synthetic import DEFAULT_SPLITS, LAYOUTS, generate_dataset, parse_splits
+    from daspm.utils.errors import exit_on_input_error
+except ModuleNotFoundError as err:  # a checkout used before `make setup`
+    if err.name != 'daspm':
+        raise
+    sys.exit('error: daspm is not installed: run `make setup` (or `pip install -e .`)')
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,61 +1,15 @@
-"""Train a segmentor from a config (like mmsegmentation's tools/train.py).
+"""Train a segmentor from a config (like mmsegmentation's tools/train.py); code in daspm/cli/mmseg_train.py.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options k=v ...]
 """
-from __future__ import annotations
-
-import argparse
-import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config  # noqa: E402
-from daspm.apis.run_directory import record_provenance, run_lock  # noqa: E402
-from daspm.utils.errors import exit_on_input_error  # noqa: E402
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line arguments."""
-    parser = argparse.ArgumentParser(description='Train a DASPM segmentor')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('--work-dir', help='directory for logs and checkpoints (default work_dirs/<config name>)')
-    parser.add_argument('--resume', action='store_true', help='resume from the latest checkpoint in the work dir')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return parser.parse_args(argv)
-
-
-def prepare_config(args: argparse.Namespace):
-    """Config with work dir, resume, AMP and launcher applied."""
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or str(Path('work_dirs') / Path(args.config).stem)
-    if args.resume:
-        cfg.resume = True
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    add_tensorboard_if_available(cfg)
-    return cfg
-
-
-@exit_on_input_error
-def main(argv: list[str] | None = None) -> None:
-    """Build the runner from the config and train."""
-    from mmengine.runner import Runner
-
-    cfg = prepare_config(parse_args(argv))
-    if cfg.launcher != 'none' and int(os.environ.get('RANK', '0')) != 0:
-        Runner.from_cfg(cfg).train()  # one lock and one record per run, held by rank 0
-        return
-    with run_lock(cfg.work_dir):
-        record_provenance(cfg.work_dir)
-        Runner.from_cfg(cfg).train()
-
+try:
+    from daspm.cli.mmseg_train import main
+except ModuleNotFoundError as err:  # a checkout used before `make setup`
+    if err.name != 'daspm':
+        raise
+    sys.exit('error: daspm is not installed: run `make setup` (or `pip install -e .`)')
 
 if __name__ == '__main__':
     main()

@@ -22,12 +22,14 @@ label grid") and the config that fits. A previous conversion in the output folde
 --overwrite redoes it. See docs/datasets.md.
 """
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from daspm.convert.cli import main as convert_main  # noqa: E402
-from daspm.utils.errors import exit_on_input_error  # noqa: E402
+try:
+    from daspm.convert.cli import main as convert_main
+    from daspm.utils.errors import exit_on_input_error
+except ModuleNotFoundError as err:  # a checkout used before `make setup`
+    if err.name != 'daspm':
+        raise
+    sys.exit('error: daspm is not installed: run `make setup` (or `pip install -e .`)')
 
 
 @exit_on_input_error
