@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 SYNTHETIC_UDA = 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
 SYNTHETIC_SOURCE_ONLY = 'configs/daspm/synthetic_source-only_daformer_mitb0.py'
 SYNTHETIC_ORACLE = 'configs/daspm/synthetic_target-oracle_daformer_mitb0.py'
+SYNTHETIC_UDA_MIC = 'configs/daspm/synthetic_uda_mic_rcs_fd_daformer_mitb0.py'
 
 NO_RCS = {'train_dataloader.dataset.rare_class_sampling': None}
 NO_FD = {'model.imnet_feature_dist_lambda': 0.0}
@@ -37,6 +38,14 @@ EXPERIMENTS: dict[int, tuple[str, list[Run]]] = {
         Run('daspm-full', SYNTHETIC_UDA),
         Run('target-oracle', SYNTHETIC_ORACLE),
     ]),
+    # the MIC run is daspm-full with masked image consistency added (named by its parts: RCS, FD, MIC)
+    3: ('masked image consistency (MIC): source-only, full DASPM, DASPM + MIC and the target oracle '
+        'on the synthetic data', [
+            Run('source-only', SYNTHETIC_SOURCE_ONLY),
+            Run('daspm-full', SYNTHETIC_UDA),
+            Run('daspm-rcs-fd-mic', SYNTHETIC_UDA_MIC),
+            Run('target-oracle', SYNTHETIC_ORACLE),
+        ]),
 }
 
 

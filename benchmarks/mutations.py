@@ -54,6 +54,7 @@ T_HEAD = 'tests/test_daformer_head.py'
 T_MIT = 'tests/test_weight_conversion.py'
 T_CKPT = 'tests/test_checkpoint.py'
 T_SHARED = 'tests/test_shared_helpers.py'
+T_MIC = 'tests/test_mic.py'
 
 _PL = 'daspm/models/uda/pseudo_label.py'
 _CM = 'daspm/models/uda/class_mix.py'
@@ -76,6 +77,14 @@ _CKPT = 'daspm/apis/checkpoint.py'
 _UCKPT = 'daspm/utils/checkpoint.py'
 _DACS = 'daspm/models/uda/dacs.py'
 _AUG = 'daspm/models/uda/strong_augmentation.py'
+_MASK = 'daspm/models/uda/masking.py'
+
+# MIC tests on the block mask and on DACS's masked step.
+_MIC_MASK = [f'{T_MIC}::test_block_mask_is_binary_and_constant_on_each_block',
+             f'{T_MIC}::test_kept_share_is_one_minus_the_mask_ratio']
+_MIC_IMAGE = f'{T_MIC}::test_masked_image_is_the_augmented_target_times_the_block_mask'
+_MIC_LOSS = f'{T_MIC}::test_masked_loss_uses_the_pseudo_labels_and_weight_of_the_unmasked_padded_target'
+_MIC_GRAD = f'{T_MIC}::test_student_gradient_with_mic_is_dacs_plus_the_masked_part_by_its_definition'
 
 # Scene-mapping tests that exercise the blending and the window reads (the whole file takes longer).
 _SCENE_BLEND = [f'{T_SCENE}::test_blend_ramp_values',
@@ -188,4 +197,13 @@ MUTATIONS: list[Mutation] = [
     M('aug-clamp-before-jitter', _AUG, 'x = (images.detach().float() * std_t + mean_t) / value_scale\n', 'x = ((images.detach().float() * std_t + mean_t) / value_scale).clamp(0.0, 1.0)\n', 'every mixed image clipped to [0, 1] (not done at test time)', [T_UDA]),
     M('aug-value-scale-ignored', _AUG, 'out = (x * value_scale - mean_t) / std_t', 'out = (x - mean_t) / std_t', 'renormalised without the value scale', [T_UDA]),
     M('aug-clamp-ignored', _AUG, "    return x.clamp(0.0, 1.0) if clamp else x", "    return x.clamp(0.0, 1.0)", 'jitter clamps reflectance inputs although clamp=False', [T_UDA]),
+    # -- MIC (masked image consistency) ---------------------------------------------------------
+    M('mic-mask-ratio-inverted', _MASK, 'generator=generator, device=rand_device) >= mask_ratio', 'generator=generator, device=rand_device) < mask_ratio', 'blocks kept with probability mask_ratio instead of 1 - mask_ratio', _MIC_MASK),
+    M('mic-mask-shared-by-the-batch', _MASK, 'keep = torch.rand((batch, 1, rows, cols), generator=generator, device=rand_device) >= mask_ratio', 'keep = (torch.rand((1, 1, rows, cols), generator=generator, device=rand_device) >= mask_ratio).expand(batch, -1, -1, -1)', 'one block mask drawn for the whole batch instead of one per image', _MIC_MASK),
+    M('mic-masked-pixels-kept', _MASK, 'return images * mask.to(device=images.device, dtype=images.dtype)', 'return images.clone()', 'masked pixels not set to 0 (the student sees the whole target)', [f'{T_MIC}::test_mask_images_zeroes_masked_pixels_and_keeps_the_others', _MIC_IMAGE]),
+    M('mic-target-not-augmented', _DACS, 'augmented = strong_augment(tgt_img,', 'augmented = tgt_img if True else strong_augment(tgt_img,', 'the masked target is not strongly augmented', [_MIC_IMAGE]),
+    M('mic-pseudo-labels-of-masked-image', _DACS, 'logits, pseudo_label.unsqueeze(1), pseudo_weight)', 'logits, self._pseudo_label(masked_img)[0].unsqueeze(1), pseudo_weight)', "MIC's pseudo-labels predicted by the teacher on the masked image instead of the unmasked target", [_MIC_LOSS, _MIC_GRAD]),
+    M('mic-pseudo-weight-ignored', _DACS, 'logits, pseudo_label.unsqueeze(1), pseudo_weight)', 'logits, pseudo_label.unsqueeze(1), torch.ones_like(pseudo_weight))', 'masked loss with weight 1 instead of the pseudo-weight (padding weighted too)', [_MIC_LOSS, _MIC_GRAD]),
+    M('mic-loss-weight-ignored', _DACS, "losses = {k: v * self.mic.loss_weight if 'loss' in k else v for k, v in losses.items()}", 'losses = dict(losses)', 'mic.loss_weight not applied to the masked loss', [_MIC_GRAD]),
+    M('mic-masked-loss-not-backpropagated', _DACS, '                _backward(optim_wrapper, masked_loss)\n', '                pass\n', 'the masked loss is logged but never backpropagated', [_MIC_GRAD]),
 ]

@@ -26,6 +26,10 @@ PANELS: tuple[tuple[str, str, str], ...] = (
     ('pseudo_weight', 'pseudo-weight', 'grey'),
     ('fd_mask', 'FD mask', 'grey'),
 )
+# Panels drawn only when the segmentor sets them (DACS with MIC: the masked target image).
+OPTIONAL_PANELS: tuple[tuple[str, str, str], ...] = (
+    ('masked_image', 'masked image', 'image'),
+)
 
 
 @HOOKS.register_module()
@@ -33,7 +37,8 @@ class DebugImageHook(Hook):
     """Every ``interval`` iterations write ``<work_dir>/<out_dir_name>/iter_<N>.png`` from ``model.debug_output``.
 
     One row per image (at most ``max_images``) with the panels source, target, mixed image,
-    source label, pseudo-label, mix mask, mixed label, pseudo-weight and FD mask.
+    source label, pseudo-label, mix mask, mixed label, pseudo-weight and FD mask, then the masked
+    image when the segmentor sets one (MIC).
     """
 
     priority = 'LOW'
@@ -68,15 +73,16 @@ class DebugImageHook(Hook):
         """Draw the panels of ``debug`` (tensors or arrays) into a PNG at ``path``."""
         from matplotlib.figure import Figure  # no pyplot: no global state, safe without a display
 
-        arrays = {key: _to_numpy(debug.get(key)) for key, _, _ in PANELS}
+        panels = PANELS + tuple(p for p in OPTIONAL_PANELS if debug.get(p[0]) is not None)
+        arrays = {key: _to_numpy(debug.get(key)) for key, _, _ in panels}
         batch = [a.shape[0] for a in arrays.values() if a is not None and a.ndim >= 3]
         rows = max(1, min(self.max_images, min(batch) if batch else 1))
         shape = _image_shape(arrays)
         mean, std = _to_numpy(debug.get('mean')), _to_numpy(debug.get('std'))
-        fig = Figure(figsize=(1.6 * len(PANELS), 1.75 * rows), dpi=self.dpi)
-        axes = fig.subplots(rows, len(PANELS), squeeze=False)
+        fig = Figure(figsize=(1.6 * len(panels), 1.75 * rows), dpi=self.dpi)
+        axes = fig.subplots(rows, len(panels), squeeze=False)
         for r in range(rows):
-            for col, (key, title, kind) in enumerate(PANELS):
+            for col, (key, title, kind) in enumerate(panels):
                 ax = axes[r][col]
                 # A frame without ticks keeps white mask areas apart from the page.
                 ax.set_xticks([])

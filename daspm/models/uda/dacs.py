@@ -15,13 +15,15 @@ from torch import Tensor, nn
 from .class_mix import class_mix, class_mix_masks
 from .ema import update_teacher
 from .feature_distance import feature_distance_loss, feature_distance_mask
+from .masking import MICOptions, block_mask, mask_images
 from .pseudo_label import pseudo_labels_from_logits
 from .strong_augmentation import strong_augment
 
 
 @MODELS.register_module()
 class DACS(BaseModel):
-    """Student / EMA teacher / frozen ImageNet model; one ``train_step`` = the eight steps of METHOD.md.
+    """Student / EMA teacher / frozen ImageNet model; one ``train_step`` = the eight steps of METHOD.md
+    (plus MIC's masked step when ``mic`` is set).
 
     Args:
         model: config of the segmentor (an mmseg EncoderDecoder) that is trained (the student).
@@ -43,7 +45,16 @@ class DACS(BaseModel):
         imnet_feature_dist_classes: classes whose pixels the FD covers (None = all).
         imnet_feature_dist_scale_min_ratio: majority share a downscaled label cell needs.
         eval_with: 'student' or 'teacher' for validation/testing.
-        seed: seed of the generator behind ClassMix and strong augmentation.
+        mic: masked image consistency (MIC, Hoyer et al. CVPR 2023); None (default) = off, plain
+            DACS. ``dict(mask_ratio=0.7, block_size=64, loss_weight=1.0)`` (MIC's values; missing
+            keys take them): after the mixed step, the target batch is strongly augmented (the
+            options above, own draws), masked by random ``block_size`` square blocks (each kept
+            with probability 1 - mask_ratio; masked pixels 0 in the normalised input), and the
+            student is trained with the weighted cross-entropy against the teacher's pseudo-labels
+            and pseudo-weight of the unmasked target (step 4), times ``loss_weight``, with its own
+            backward. Logged as ``masked.decode.loss_ce``. Its random draws come after those of
+            DACS, so an iteration's DACS part is the same with and without MIC.
+        seed: seed of the generator behind ClassMix, strong augmentation and MIC masks.
     """
 
     def __init__(self, model: dict, data_preprocessor: dict | None = None, alpha: float = 0.99,
@@ -54,7 +65,7 @@ class DACS(BaseModel):
                  clamp_jitter: bool = True, ignore_padding: bool = True,
                  imnet_feature_dist_lambda: float = 0.0, imnet_feature_dist_classes: Sequence[int] | None = None,
                  imnet_feature_dist_scale_min_ratio: float = 0.75, eval_with: str = 'student',
-                 seed: int = 0, init_cfg: dict | None = None) -> None:
+                 mic: dict | None = None, seed: int = 0, init_cfg: dict | None = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = model.get('data_preprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -87,6 +98,7 @@ class DACS(BaseModel):
         self.fd_classes = list(imnet_feature_dist_classes) if imnet_feature_dist_classes is not None else None
         self.fd_scale_min_ratio = imnet_feature_dist_scale_min_ratio
         self.eval_with = eval_with
+        self.mic = MICOptions.from_cfg(mic)
         self.num_classes = self.model.decode_head.num_classes
         self.ignore_index = self.model.decode_head.ignore_index
         self.generator = torch.Generator().manual_seed(seed)
@@ -170,18 +182,25 @@ class DACS(BaseModel):
                 mask = torch.zeros_like(src_label, dtype=src_img.dtype)
                 mixed_img, mixed_label, mixed_weight = tgt_img, pseudo_label.unsqueeze(1), pseudo_weight
             mixed_img = strong_augment(
-                mixed_img, self._mean_std[0], self._mean_std[1],
-                color_jitter_p=self.color_jitter_probability, color_jitter_strength=self.color_jitter_strength,
-                hue_strength=self.color_jitter_hue, blur_p=0.5 if self.blur else 0.0,
-                generator=self.generator, value_scale=self.value_scale, clamp=self.clamp_jitter)
+                mixed_img, self._mean_std[0], self._mean_std[1], **self._augmentation_options())
 
             # 7. mixed step with the pseudo-weight
             mix_logits = self.model.decode_head.forward(self.model.extract_feat(mixed_img))
             mix_losses = weighted_decode_loss(self.model.decode_head, mix_logits, mixed_label, mixed_weight)
             mix_loss, mix_log = self.parse_losses(_prefixed(mix_losses, 'mix'))
             log_vars.update(_without_total(mix_log))
-            log_vars['loss'] = total + mix_loss.detach()
+            total = total + mix_loss.detach()
             _backward(optim_wrapper, mix_loss)
+
+            # MIC: the student on the augmented, block-masked target (after DACS's random draws)
+            masked_img = mic_mask = None
+            if self.mic is not None:
+                masked_loss, masked_log, masked_img, mic_mask = self._masked_step(
+                    tgt_img, pseudo_label, pseudo_weight)
+                log_vars.update(_without_total(masked_log))
+                total = total + masked_loss.detach()
+                _backward(optim_wrapper, masked_loss)
+            log_vars['loss'] = total
 
         # 8. one optimizer step for the sum of all gradients
         _step(optim_wrapper)
@@ -191,6 +210,8 @@ class DACS(BaseModel):
             source_label=src_label, pseudo_label=pseudo_label, mix_mask=mask, mixed_label=mixed_label,
             pseudo_weight=pseudo_weight,
             fd_mask=fd_mask, mean=self._mean_std[0], std=self._mean_std[1])
+        if self.mic is not None:
+            self.debug_output.update(masked_image=masked_img.detach(), mic_mask=mic_mask)
         return log_vars
 
     def _iteration(self) -> int:
@@ -212,6 +233,30 @@ class DACS(BaseModel):
         logits = resize(head.forward(self.ema_model.extract_feat(tgt_img)), size=tgt_img.shape[-2:],
                         mode='bilinear', align_corners=head.align_corners)
         return pseudo_labels_from_logits(logits, self.pseudo_threshold, self.pseudo_margins, valid=valid)
+
+    def _augmentation_options(self) -> dict:
+        """Keyword arguments of ``strong_augment`` for the mixed and the MIC images (shared generator)."""
+        return dict(color_jitter_p=self.color_jitter_probability, color_jitter_strength=self.color_jitter_strength,
+                    hue_strength=self.color_jitter_hue, blur_p=0.5 if self.blur else 0.0,
+                    generator=self.generator, value_scale=self.value_scale, clamp=self.clamp_jitter)
+
+    def _masked_step(self, tgt_img: Tensor, pseudo_label: Tensor,
+                     pseudo_weight: Tensor) -> tuple[Tensor, dict, Tensor, Tensor]:
+        """MIC loss: the student on the augmented, block-masked target against the unmasked target's pseudo-labels.
+
+        Returns (loss, log entries, masked images, [B,1,H,W] block mask).
+        """
+        augmented = strong_augment(tgt_img, self._mean_std[0], self._mean_std[1], **self._augmentation_options())
+        b, _, h, w = tgt_img.shape
+        mask = block_mask(b, h, w, self.mic.mask_ratio, self.mic.block_size, generator=self.generator,
+                          device=tgt_img.device)
+        masked_img = mask_images(augmented, mask)
+        logits = self.model.decode_head.forward(self.model.extract_feat(masked_img))
+        # the same labels and weights as the mixed step's target pixels (margins, padding: weight 0)
+        losses = weighted_decode_loss(self.model.decode_head, logits, pseudo_label.unsqueeze(1), pseudo_weight)
+        losses = {k: v * self.mic.loss_weight if 'loss' in k else v for k, v in losses.items()}
+        loss, log = self.parse_losses(_prefixed(losses, 'masked'))
+        return loss, log, masked_img, mask
 
     def _feature_distance(self, src_img: Tensor, student_feat: Tensor, src_label: Tensor) -> tuple[Tensor, Tensor]:
         """FD between the student's and the frozen ImageNet model's deepest features, on masked pixels."""
