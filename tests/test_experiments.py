@@ -1,13 +1,12 @@
 """experiments.py: every run of every experiment resolves to a buildable config with its ablation settings."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
+from cli_helpers import call_cli
 from conftest import REPO
 from daspm.apis.config_loading import load_config
+from daspm.cli import train as cli_train
 from daspm.cli.train import load_experiments
 
 _TABLE = load_experiments(REPO / 'experiments.py')  # the file users edit, as run_experiments.py reads it
@@ -31,12 +30,15 @@ def test_runs_resolve_with_their_settings(exp):
 
 
 def test_dry_run_writes_one_resolved_config_per_run(tmp_path):
-    proc = subprocess.run([sys.executable, 'run_experiments.py', '--exp', '1', '--dry-run', '--work-root', str(tmp_path)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    # in-process, with the table run_experiments.py passes (the one beside it); the script wrapper
+    # itself is run by tests/test_package.py
+    table = REPO / 'experiments.py'
+    result = call_cli(cli_train.main, ['--exp', '1', '--dry-run', '--work-root', str(tmp_path)], experiments_file=table)
+    assert result.code == 0, result.stderr[-2000:]
     run_dirs = sorted((tmp_path / 'local-exp1').iterdir())
+    assert sorted(result.value) == run_dirs
     assert len(run_dirs) == len(experiment_runs(1))
     assert all((d / 'config.py').is_file() for d in run_dirs)
-    proc = subprocess.run([sys.executable, 'run_experiments.py', '--exp', '99', '--work-root', str(tmp_path)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and 'unknown experiment 99' in proc.stderr
+    assert not [p for d in run_dirs for p in d.glob('*.pth')]  # a dry run trains nothing
+    result = call_cli(cli_train.main, ['--exp', '99', '--work-root', str(tmp_path)], experiments_file=table)
+    assert result.code == 2 and 'unknown experiment 99' in result.stderr

@@ -3,21 +3,25 @@
 Generated tiles in the reference's layout (8-bit RGB .tif, the target on the 2 m label grid, split
 files only for the target) -> converters -> the headline config (its own pipelines: resize to
 1280x720 / 1024x512 with ratio 0.5-2.0, crop 320, so some target crops are padded), with a tiny
-encoder swapped in -> test.sh.
+encoder swapped in -> test.sh -> the demo. The commands run in-process through the ``main``
+functions their scripts call (tests/test_end_to_end.py runs the script wrappers themselves).
 """
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import rasterio
 from mmengine.config import Config
 
+from cli_helpers import call_cli_ok
 from conftest import REPO
+from daspm.cli import image_demo as cli_image_demo
+from daspm.cli import test as cli_test
+from daspm.cli import train as cli_train
+from daspm.convert import cli as convert_cli
+from daspm.synthetic import generate_dataset
 
 # as the reference README writes it (configs/DASPM/), resolved case-insensitively
 HEADLINE = 'configs/DASPM/gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py'
@@ -29,24 +33,23 @@ TINY_MODEL = [
 ]
 
 
-def _run(args: list[str], cwd) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='2')
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f'{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
-    return proc
+def _convert(dataset: str, argv: list[str]) -> str:
+    """``python tools/convert_datasets/<dataset>.py ARGV`` in-process; returns what it printed."""
+    return call_cli_ok(convert_cli.main, dataset, f'tools/convert_datasets/{dataset}.py', argv).stdout
 
 
 @pytest.fixture(scope='module')
 def published_data(tmp_path_factory):
     root = tmp_path_factory.mktemp('published')
-    py = sys.executable
-    _run([py, str(REPO / 'tools/make_synthetic_dataset.py'), 'data', '--layout', 'reference',
-          '--tile-size', '80', '--num-source', '6', '--num-target', '6', '--seed', '1'], root)
-    # the reference README's commands, run from the folder that holds data/
-    gaofen = _run([py, str(REPO / 'tools/convert_datasets/gaofen2m.py'), 'data/gaofen', '--nproc', '2'], root)
-    sentinel = _run([py, str(REPO / 'tools/convert_datasets/sentinel10m.py'), 'data/sentinel', '--nproc', '2'],
-                    root)
-    return root / 'data', gaofen.stdout, sentinel.stdout
+    # make_synthetic_dataset.py data --layout reference ... (its script: tests/test_synthetic.py)
+    generate_dataset(root / 'data', seed=1, tile_size=80, num_source=6, num_target=6, layout='reference',
+                     progress=False)
+    # the reference README's commands, run from the folder that holds data/ (relative paths)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        gaofen = _convert('gaofen2m', ['data/gaofen', '--nproc', '2'])
+        sentinel = _convert('sentinel10m', ['data/sentinel', '--nproc', '2'])
+    return root / 'data', gaofen, sentinel
 
 
 def test_published_layout_converts_and_names_the_headline_config(published_data):
@@ -61,9 +64,9 @@ def test_published_layout_converts_and_names_the_headline_config(published_data)
         assert (data / 'sentinel_converted' / f'{split}.txt').read_text().split()
 
 
-def test_headline_recipe_trains_with_padded_target_crops_and_tests(published_data, tmp_path):
+def test_headline_recipe_trains_with_padded_target_crops_and_tests(published_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # the README's commands run from the repository root
     data = published_data[0]
-    py = sys.executable
     work_root = tmp_path / 'work_dirs'
     options = [
         *TINY_MODEL,
@@ -81,11 +84,12 @@ def test_headline_recipe_trains_with_padded_target_crops_and_tests(published_dat
     ]
     for loader in ('train', 'val', 'test'):
         options += [f'{loader}_dataloader.num_workers=0', f'{loader}_dataloader.persistent_workers=False']
-    proc = _run([py, 'run_experiments.py', '--config', HEADLINE, '--work-root', str(work_root),
-                 '--exp-name', 'ref', '--cfg-options', *options], REPO)
-    log = proc.stdout + proc.stderr
-    assert 'has no split files' in log and 'using all' in log  # the source trains on every image
+    call_cli_ok(cli_train.main, ['--config', HEADLINE, '--work-root', str(work_root), '--exp-name', 'ref',
+                                 '--cfg-options', *options])
     (run_dir,) = (work_root / 'ref').iterdir()
+    (log_file,) = run_dir.glob('*/*.log')  # the run's text log
+    log = log_file.read_text()
+    assert 'has no split files' in log and 'using all' in log  # the source trains on every image
     assert 'gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0' in run_dir.name
     resolved = Config.fromfile(str(run_dir / 'config.py'))
     # both domains read bands 1, 2, 3 by index (the published images have no band names), / 255
@@ -107,8 +111,8 @@ def test_headline_recipe_trains_with_padded_target_crops_and_tests(published_dat
         # every image pixel is confident, padding is not counted
         assert record['pseudo_weight'] == pytest.approx(1.0)
 
-    proc = _run(['sh', 'test.sh', str(run_dir)], REPO)
-    assert 'mIoU' in proc.stdout and 'impervious surface' in proc.stdout
+    tested = call_cli_ok(cli_test.main, [str(run_dir)])  # what `sh test.sh <run>` runs
+    assert 'mIoU' in tested.stdout and 'impervious surface' in tested.stdout
     report = json.loads((run_dir / 'metrics.json').read_text())
     assert report['iteration'] == ITERS and 0.0 <= report['metrics']['mIoU'] <= 100.0
     test_names = (data / 'sentinel_converted' / 'test.txt').read_text().split()
@@ -118,8 +122,8 @@ def test_headline_recipe_trains_with_padded_target_crops_and_tests(published_dat
 
     # the README's demo command on the shipped real image (8-bit RGB on the 2 m grid)
     out_dir = tmp_path / 'demo_out'
-    _run([py, '-m', 'demo.image_demo', 'demo/demo.tif', str(run_dir / 'config.py'),
-          str(run_dir / f'iter_{ITERS}.pth'), '--out-dir', str(out_dir), '--device', 'cpu'], REPO)
+    call_cli_ok(cli_image_demo.main, ['demo/demo.tif', str(run_dir / 'config.py'),
+                                      str(run_dir / f'iter_{ITERS}.pth'), '--out-dir', str(out_dir), '--device', 'cpu'])
     assert (out_dir / 'demo_map.png').is_file() and (out_dir / 'demo_overlay.png').is_file()
     with rasterio.open(REPO / 'demo' / 'demo.tif') as src, rasterio.open(out_dir / 'demo_map.tif') as out:
         assert out.crs == src.crs and out.shape == src.shape and out.transform == src.transform

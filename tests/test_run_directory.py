@@ -1,8 +1,10 @@
-"""One training per run directory (a lock that a killed process does not leave behind) and provenance."""
+"""One training per run directory (a lock that a killed process does not leave behind), provenance,
+and no run directory left by a new run that failed before its first checkpoint."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,10 +12,14 @@ import textwrap
 
 import pytest
 
+from cli_helpers import call_cli
 from conftest import REPO
 from daspm.apis.run_directory import PROVENANCE_FILE, record_provenance, run_lock
+from daspm.cli import train as cli_train
 from daspm.utils.errors import DaspmInputError
 
+SOURCE_ONLY_CONFIG = REPO / 'configs/daspm/synthetic_source_only_segformer_mitb0.py'
+# the lock holder imports only daspm.apis.run_directory (no torch: a fraction of a second)
 HOLD = textwrap.dedent('''
     import sys, time
     from daspm.apis.run_directory import run_lock
@@ -49,18 +55,57 @@ def test_a_second_training_is_refused_and_a_killed_one_leaves_no_lock(tmp_path):
 def test_run_experiments_refuses_to_resume_a_run_that_is_training(tmp_path):
     run_dir = tmp_path / 'run'
     run_dir.mkdir()
-    (run_dir / 'config.py').write_text("_base_ = ['%s']\n" % (REPO / 'configs/daspm/synthetic_source_only_segformer_mitb0.py'))
+    (run_dir / 'config.py').write_text("_base_ = ['%s']\n" % SOURCE_ONLY_CONFIG)
     holder = _holder(run_dir)
     try:
-        proc = subprocess.run([sys.executable, 'run_experiments.py', '--resume', str(run_dir)], cwd=REPO,
-                              capture_output=True, text=True, timeout=300,
-                              env=dict(os.environ, PYTHONPATH=str(REPO)))
+        result = call_cli(cli_train.main, ['--resume', str(run_dir)])  # what run_experiments.py runs
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
+    assert result.code == 2 and 'Traceback' not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
     assert last.startswith('error: ') and 'in use by a training that is still running' in last
+    assert (run_dir / 'config.py').is_file()  # a resumed run's directory is never removed
+
+
+def _train_on_missing_data(*args: str):
+    """run_experiments.py with a data root that does not exist: fails while the runner trains."""
+    return call_cli(cli_train.main, [*args, '--cfg-options', 'train_dataloader.dataset.data_root=/nowhere/gaofen',
+                                     'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False'])
+
+
+def test_a_failed_new_run_leaves_no_run_directory_but_a_resumed_one_is_kept(tmp_path):
+    # a fresh work root: the run directory and the folders made for it go
+    fresh = tmp_path / 'fresh_work_dirs'
+    result = _train_on_missing_data('--config', str(SOURCE_ONLY_CONFIG), '--work-root', str(fresh))
+    assert result.code == 2 and 'Traceback' not in result.stderr
+    *notes, last = result.stderr.strip().splitlines()
+    assert last.startswith('error: ') and re.search(r'data root .*nowhere.* does not exist; generate', last), last
+    (made,) = re.findall(r'^run directory: (.+)$', result.stdout, flags=re.M)
+    assert notes == [f'removed {made}: the new run failed before its first checkpoint']
+    assert not fresh.exists()
+
+    # what the user had stays: another run in the experiment folder, and a run that is resumed
+    work_root = tmp_path / 'work_dirs'
+    old_run = work_root / 'local-basic' / 'old_run'
+    old_run.mkdir(parents=True)
+    (old_run / 'config.py').write_text("_base_ = ['%s']\n" % SOURCE_ONLY_CONFIG)
+    result = _train_on_missing_data('--config', str(SOURCE_ONLY_CONFIG), '--work-root', str(work_root))
+    assert result.code == 2 and 'removed ' in result.stderr
+    assert list((work_root / 'local-basic').iterdir()) == [old_run]
+    result = _train_on_missing_data('--resume', str(old_run))
+    assert result.code == 2 and 'does not exist; generate' in result.stderr and 'removed ' not in result.stderr
+    assert (old_run / 'config.py').is_file() and any(old_run.glob('*/*.log'))  # kept, with the failed start's log
+
+
+def test_only_run_directories_without_a_checkpoint_count_as_unfinished(tmp_path):
+    new_dirs = cli_train.NewRunDirs()
+    done = new_dirs.make(tmp_path / 'work_dirs' / 'exp', 'done')
+    (done / 'iter_2.pth').write_bytes(b'')
+    unfinished = new_dirs.make(tmp_path / 'work_dirs' / 'exp', 'unfinished')
+    (unfinished / 'config.py').write_text('')
+    assert new_dirs.remove_unfinished() == [unfinished]
+    assert not unfinished.exists() and (done / 'iter_2.pth').is_file()  # its parents stay: not empty
 
 
 def test_provenance_records_the_code_revision_and_package_versions(tmp_path):

@@ -8,12 +8,15 @@ The run is named ``<yymmdd_HHMM>_<config name>_<5-char id>`` and lives in
 ``work_dirs/<exp>/<run>/`` with the resolved config (``config.py``), logs (text and JSON under
 ``<timestamp>/``), checkpoints ``iter_N.pth``, ``last_checkpoint`` (path of the latest) and
 ``provenance.json`` (code revision with a dirty flag and package versions, one entry per start).
-A run directory trains in one process at a time: a second one is refused.
+A run directory trains in one process at a time: a second one is refused. A new run that fails
+before its first checkpoint leaves nothing behind: its run directory is removed (a resumed run's
+never is).
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 import sys
 import uuid
 from datetime import datetime
@@ -26,6 +29,7 @@ from daspm.utils.errors import DaspmInputError, exit_on_input_error
 
 RESOLVED_CONFIG = 'config.py'
 EXPERIMENTS_FILE = 'experiments.py'
+LAST_CHECKPOINT = 'last_checkpoint'  # mmengine's pointer to the latest checkpoint, in the work dir
 
 
 def run_name(config_path: str | Path, now: datetime | None = None) -> str:
@@ -69,7 +73,48 @@ def load_experiments(path: str | Path) -> ModuleType:
     return module
 
 
-def prepare_run(args: argparse.Namespace):
+class NewRunDirs:
+    """The run directories one invocation creates, so that a failure can take back the unfinished ones.
+
+    Only what this invocation made is ever removed: a run directory it created (never a resumed
+    one) that holds no checkpoint, and folders above it that it created and that are empty again.
+    ``main`` removes them when the invocation fails with an error; an interrupt (Ctrl-C) keeps them.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[Path] = []
+        self.parents: list[Path] = []  # deepest first
+
+    def make(self, parent: Path, name: str) -> Path:
+        """Create ``parent/name`` (which must not exist) and remember it and the parents it needed."""
+        missing = [p for p in (parent, *parent.parents) if not p.exists()]
+        run_dir = parent / name
+        run_dir.mkdir(parents=True, exist_ok=False)
+        self.runs.append(run_dir)
+        self.parents.extend(p for p in missing if p not in self.parents)
+        return run_dir
+
+    def remove_unfinished(self) -> list[Path]:
+        """Remove the created run directories without a checkpoint; return them."""
+        removed = []
+        for run_dir in self.runs:
+            if run_dir.is_dir() and not has_checkpoint(run_dir):
+                shutil.rmtree(run_dir)
+                removed.append(run_dir)
+        for parent in self.parents:
+            try:
+                parent.rmdir()  # only succeeds while empty: a kept run (or anything else) keeps it
+            except OSError:
+                pass
+        return removed
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether training wrote a checkpoint into ``run_dir`` (then the run can be resumed)."""
+    return (run_dir / LAST_CHECKPOINT).exists() or any(run_dir.glob('*.pth'))
+
+
+def prepare_run(args: argparse.Namespace, new_dirs: NewRunDirs):
     """Resolve the config and the run directory; write the resolved config there."""
     if args.resume:
         run_dir = Path(args.resume)
@@ -81,8 +126,7 @@ def prepare_run(args: argparse.Namespace):
         cfg.resume = True
     else:
         cfg = load_config(args.config, args.cfg_options)
-        run_dir = Path(args.work_root) / args.exp_name / run_name(args.config)
-        run_dir.mkdir(parents=True, exist_ok=False)
+        run_dir = new_dirs.make(Path(args.work_root) / args.exp_name, run_name(args.config))
         cfg.work_dir = str(run_dir)
         cfg.dump(str(run_dir / RESOLVED_CONFIG))
     cfg.work_dir = str(run_dir)
@@ -90,7 +134,7 @@ def prepare_run(args: argparse.Namespace):
     return cfg, run_dir
 
 
-def prepare_experiment(args: argparse.Namespace, experiments_file: str | Path) -> list:
+def prepare_experiment(args: argparse.Namespace, experiments_file: str | Path, new_dirs: NewRunDirs) -> list:
     """Resolve every run of experiment ``args.exp`` into its own run directory."""
     table = load_experiments(experiments_file)
     try:
@@ -100,8 +144,7 @@ def prepare_experiment(args: argparse.Namespace, experiments_file: str | Path) -
     prepared = []
     for run in runs:
         cfg = load_config(run.config, {**run.options, **(args.cfg_options or {})})
-        run_dir = Path(args.work_root) / f'local-exp{args.exp}' / run_name(run.name)
-        run_dir.mkdir(parents=True, exist_ok=False)
+        run_dir = new_dirs.make(Path(args.work_root) / f'local-exp{args.exp}', run_name(run.name))
         cfg.work_dir = str(run_dir)
         cfg.dump(str(run_dir / RESOLVED_CONFIG))
         add_tensorboard_if_available(cfg)
@@ -121,18 +164,30 @@ def main(argv: list[str] | None = None, experiments_file: str | Path | None = No
         raise DaspmInputError('--dry-run only applies to --exp N')
     from mmengine.runner import Runner  # after parsing, so that --help and usage errors are quick
 
-    if args.exp is not None:
-        prepared = prepare_experiment(args, experiments_file or EXPERIMENTS_FILE)
-    else:
-        prepared = [prepare_run(args)]
-    for cfg, run_dir in prepared:
-        print(f'run directory: {run_dir}')
-        # mmengine keeps one visualizer per name for the whole process: one name per run
-        cfg.visualizer.name = f'visualizer_{run_dir.name}'
-        if not args.dry_run:
-            with run_lock(run_dir):
-                record_provenance(run_dir)
-                Runner.from_cfg(cfg).train()
+    new_dirs = NewRunDirs()
+    try:
+        if args.exp is not None:
+            prepared = prepare_experiment(args, experiments_file or EXPERIMENTS_FILE, new_dirs)
+        else:
+            prepared = [prepare_run(args, new_dirs)]
+        for cfg, run_dir in prepared:
+            print(f'run directory: {run_dir}')
+            # mmengine keeps one visualizer per name for the whole process and hands an existing one
+            # back unchanged (with its old log folder): one name per start, so that a resume in the
+            # same process (a notebook, the tests) logs into its own folder
+            cfg.visualizer.name = f'visualizer_{run_dir.name}_{uuid.uuid4().hex[:5]}'
+            if not args.dry_run:
+                with run_lock(run_dir):
+                    record_provenance(run_dir)
+                    Runner.from_cfg(cfg).train()
+    except Exception:
+        # a new run without a checkpoint cannot be resumed: its empty or half-made directory would
+        # only be mistaken for a run (by test.sh, --resume, or whoever lists work_dirs/)
+        removed = new_dirs.remove_unfinished()
+        if removed:
+            print(f'removed {", ".join(map(str, removed))}: the new run failed before its first checkpoint',
+                  file=sys.stderr)
+        raise
     return [run_dir for _, run_dir in prepared]
 
 
