@@ -34,3 +34,26 @@ def _register_daspm():
     import daspm.register  # noqa: F401
     from mmengine.registry import init_default_scope
     init_default_scope('mmseg')
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _format_configs_once():
+    """Format each config text with yapf once per session (a pure function of the text).
+
+    mmengine reformats the whole config with yapf at every runner build and checkpoint save
+    (about 0.9 s each); the training tests build many runners of the same configs. The cache
+    returns the very string yapf would, so no behaviour under test changes.
+    """
+    import mmengine.config.config as mmengine_config
+    format_code = mmengine_config.FormatCode
+    cache: dict = {}
+
+    def cached_format_code(text, style_config=None, **kwargs):
+        key = (text, repr(style_config), repr(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = format_code(text, style_config=style_config, **kwargs)
+        return cache[key]
+
+    mmengine_config.FormatCode = cached_format_code
+    yield
+    mmengine_config.FormatCode = format_code
