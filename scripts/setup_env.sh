@@ -112,7 +112,7 @@ import mmseg, mmseg.models, torch, mmcv, mmcv.ops, mmengine, rasterio, kornia
 compiled = importlib.util.find_spec('mmcv._ext') is not None
 stand_in = getattr(mmcv.ops.__spec__, 'origin', None) == 'daspm-mmcv-ops-stub'
 assert compiled == (sys.argv[1] == '1') and stand_in != compiled, (compiled, stand_in)
-import daspm
+import daspm, daspm.register  # every component registers; Python caches the bytecode once, here
 here = Path(sys.argv[2], 'daspm').resolve()
 assert Path(daspm.__file__).resolve().parent == here, f'import daspm finds {daspm.__file__}, not {here}'
 ops = 'compiled' if compiled else 'stand-in (mmcv-lite; DASPM_MMCV_OPS=1 make setup compiles them)'
