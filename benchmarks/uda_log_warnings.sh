@@ -22,8 +22,8 @@ for loader in train val; do
     options+=("$loader"_dataloader.num_workers=0 "$loader"_dataloader.persistent_workers=False)
 done
 "$PY" run_experiments.py --config configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py \
-    --work-root "$TMP/work" --exp-name w --cfg-options "${options[@]}" > "$TMP/console.txt" 2>&1
-LOG="$(ls "$TMP"/work/w/*/*/*.log)"
+    --work-root "$TMP/runs" --exp-name w --cfg-options "${options[@]}" > "$TMP/console.txt" 2>&1
+LOG="$(ls "$TMP"/runs/w/*/*/*.log)"
 echo "log lines: $(wc -l < "$LOG")"
 echo "WARNING lines: $(grep -c 'WARNING' "$LOG" || true)"
 grep 'WARNING' "$LOG" | sed 's/^.* - WARNING - //' | cut -c1-60 | sed 's/[0-9]\+/N/g' | sort | uniq -c | sort -rn | head

@@ -15,6 +15,8 @@ from typing import IO, Iterator
 
 from ..utils.errors import DaspmInputError
 
+RESOLVED_CONFIG = 'config.py'  # the config a run trains with, written by daspm-train
+LAST_CHECKPOINT = 'last_checkpoint'  # mmengine's pointer to the latest checkpoint, in the work dir
 LOCK_FILE = '.training.lock'
 PROVENANCE_FILE = 'provenance.json'
 #: distributions whose versions decide what a run computes

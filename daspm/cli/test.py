@@ -12,10 +12,8 @@ import math
 from pathlib import Path
 
 from daspm.apis.config_loading import DictAction, load_config
+from daspm.apis.run_directory import LAST_CHECKPOINT, RESOLVED_CONFIG
 from daspm.utils.errors import DaspmInputError, exit_on_input_error
-
-RESOLVED_CONFIG = 'config.py'  # what daspm-train writes into a run directory
-LAST_CHECKPOINT = 'last_checkpoint'  # mmengine's pointer to the latest checkpoint
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -24,12 +24,10 @@ from pathlib import Path
 from types import ModuleType
 
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
-from daspm.apis.run_directory import record_provenance, run_lock
+from daspm.apis.run_directory import LAST_CHECKPOINT, RESOLVED_CONFIG, record_provenance, run_lock
 from daspm.utils.errors import DaspmInputError, exit_on_input_error
 
-RESOLVED_CONFIG = 'config.py'
 EXPERIMENTS_FILE = 'experiments.py'
-LAST_CHECKPOINT = 'last_checkpoint'  # mmengine's pointer to the latest checkpoint, in the work dir
 
 
 def run_name(config_path: str | Path, now: datetime | None = None) -> str:
