@@ -10,6 +10,7 @@ uda = dict(
     alpha=0.99,
     pseudo_threshold=0.968,
     pseudo_margins=(0, 0, 0, 0),
+    pseudo_weight='share',  # 'share' of confident pixels on every pixel (DACS); 'pixel': 1 if confident else 0
     mix='class',
     blur=True,
     color_jitter_strength=0.2,

@@ -31,6 +31,8 @@ class DACS(BaseModel):
         alpha: EMA coefficient of the teacher (0.99 basic recipe, 0.999 final).
         pseudo_threshold: softmax confidence that counts a target pixel as confident.
         pseudo_margins: (top, bottom, left, right) rows/columns whose pseudo-weight is 0.
+        pseudo_weight: 'share' (DACS): every target pixel is weighted by the batch's share of
+            confident pixels; 'pixel' (a deviation): each pixel by itself, 1 if confident else 0.
         mix: 'class' for cross-domain ClassMix, None for plain target self-training.
         color_jitter_strength / color_jitter_probability / blur: strong augmentation of mixed images.
         color_jitter_hue: largest hue shift in turns; None = ``color_jitter_strength`` (reference).
@@ -59,6 +61,7 @@ class DACS(BaseModel):
 
     def __init__(self, model: dict, data_preprocessor: dict | None = None, alpha: float = 0.99,
                  pseudo_threshold: float = 0.968, pseudo_margins: Sequence[int] = (0, 0, 0, 0),
+                 pseudo_weight: str = 'share',
                  mix: str | None = 'class', color_jitter_strength: float = 0.2,
                  color_jitter_probability: float = 0.8, blur: bool = True,
                  color_jitter_hue: float | None = None, value_scale: float | None = None,
@@ -71,6 +74,8 @@ class DACS(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if eval_with not in ('student', 'teacher'):
             raise ValueError(f"eval_with must be 'student' or 'teacher', got {eval_with!r}")
+        if pseudo_weight not in ('share', 'pixel'):
+            raise ValueError(f"pseudo_weight must be 'share' or 'pixel', got {pseudo_weight!r}")
         if mix not in ('class', None):
             raise ValueError(f"mix must be 'class' or None, got {mix!r}")
         segmentor_cfg = copy.deepcopy(model)
@@ -88,6 +93,7 @@ class DACS(BaseModel):
         self.alpha = alpha
         self.pseudo_threshold = pseudo_threshold
         self.pseudo_margins = tuple(int(m) for m in pseudo_margins)
+        self.pseudo_weight_mode = pseudo_weight
         self.mix = mix
         self.color_jitter_strength = color_jitter_strength
         self.color_jitter_probability = color_jitter_probability
@@ -232,7 +238,8 @@ class DACS(BaseModel):
         head = self.ema_model.decode_head
         logits = resize(head.forward(self.ema_model.extract_feat(tgt_img)), size=tgt_img.shape[-2:],
                         mode='bilinear', align_corners=head.align_corners)
-        return pseudo_labels_from_logits(logits, self.pseudo_threshold, self.pseudo_margins, valid=valid)
+        return pseudo_labels_from_logits(logits, self.pseudo_threshold, self.pseudo_margins, valid=valid,
+                                         per_pixel=self.pseudo_weight_mode == 'pixel')
 
     def _augmentation_options(self) -> dict:
         """Keyword arguments of ``strong_augment`` for the mixed and the MIC images (shared generator)."""

@@ -12,6 +12,7 @@ def pseudo_labels_from_logits(
     threshold: float = 0.968,
     margins: tuple[int, int, int, int] = (0, 0, 0, 0),
     valid: Tensor | None = None,
+    per_pixel: bool = False,
 ) -> tuple[Tensor, Tensor, float]:
     """Return (argmax pseudo-label [B,H,W] long, weight map [B,H,W] float, confident share).
 
@@ -23,6 +24,10 @@ def pseudo_labels_from_logits(
 
     ``valid`` ([B,H,W] bool, optional) marks the pixels that hold image data: the share is taken
     over them only and the others (batch padding) get weight 0.
+
+    ``per_pixel=True`` (a deviation from DACS, for ambiguous sub-pixel targets) weighs each pixel
+    on its own: 1 where the teacher is confident, 0 elsewhere, instead of the batch's share on
+    every pixel. The returned share is the same either way.
     """
     if logits.dim() != 4:
         raise ValueError(f'logits must be [B,C,H,W], got shape {tuple(logits.shape)}')
@@ -41,7 +46,7 @@ def pseudo_labels_from_logits(
                 raise ValueError(f'valid mask {tuple(valid.shape)} does not match logits {tuple(max_prob.shape)}')
             valid = valid.to(max_prob.device)
             share = (confident & valid).sum().item() / max(int(valid.sum().item()), 1)
-        weight = torch.full_like(max_prob, share)
+        weight = confident.float() if per_pixel else torch.full_like(max_prob, share)
         if valid is not None:
             weight[~valid] = 0
         b, h, w = weight.shape
