@@ -11,9 +11,14 @@ SYNTHETIC_UDA = 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
 SYNTHETIC_SOURCE_ONLY = 'configs/daspm/synthetic_source-only_daformer_mitb0.py'
 SYNTHETIC_ORACLE = 'configs/daspm/synthetic_target-oracle_daformer_mitb0.py'
 SYNTHETIC_UDA_MIC = 'configs/daspm/synthetic_uda_mic_rcs_fd_daformer_mitb0.py'
+SYNTHETIC_UDA_S2SIM = 'configs/daspm/synthetic_uda_rcs_fd_s2sim_daformer_mitb0.py'
+SYNTHETIC_SOURCE_ONLY_S2SIM = 'configs/daspm/synthetic_source-only_s2sim_daformer_mitb0.py'
 
 NO_RCS = {'train_dataloader.dataset.rare_class_sampling': None}
 NO_FD = {'model.imnet_feature_dist_lambda': 0.0}
+# levers of the adaptation benchmark (benchmarks/adaptation_synthetic.py), each a config option
+FD_RATIO_HALF = {'model.imnet_feature_dist_scale_min_ratio': 0.5}  # FD cells need a 50 % (not 75 %) majority
+PIXEL_WEIGHT = {'model.pseudo_weight': 'pixel'}  # per-pixel instead of per-batch pseudo-weights
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,18 @@ EXPERIMENTS: dict[int, tuple[str, list[Run]]] = {
             Run('daspm-rcs-fd-mic', SYNTHETIC_UDA_MIC),
             Run('target-oracle', SYNTHETIC_ORACLE),
         ]),
+    # each lever alone on top of daspm-full, the sensor simulation also without adaptation; the
+    # benchmark adds a warm start (UDA from the source-only checkpoint) and a longer schedule
+    4: ('adaptation levers on the synthetic data (benchmarks/adaptation_synthetic.py)', [
+        Run('source-only', SYNTHETIC_SOURCE_ONLY),
+        Run('source-only-s2sim', SYNTHETIC_SOURCE_ONLY_S2SIM),
+        Run('daspm-full', SYNTHETIC_UDA),
+        Run('daspm-rcs-fd-mic', SYNTHETIC_UDA_MIC),
+        Run('daspm-fd-ratio-0.5', SYNTHETIC_UDA, FD_RATIO_HALF),
+        Run('daspm-s2sim', SYNTHETIC_UDA_S2SIM),
+        Run('daspm-pixel-weight', SYNTHETIC_UDA, PIXEL_WEIGHT),
+        Run('target-oracle', SYNTHETIC_ORACLE),
+    ]),
 }
 
 

@@ -1,140 +1,308 @@
-"""Adaptation benchmark on the embedded synthetic Gaofen -> Sentinel data.
+"""Adaptation benchmark on synthetic Gaofen -> Sentinel data: several data and training seeds.
 
-Trains source-only, full DASPM (DACS + ClassMix + RCS + FD) and the target oracle with the same
-encoder, schedule and seed (experiment 2 of experiments.py), tests each final checkpoint on the
-target test split and prints target mIoU, per-class IoU and the share of the
-source-only -> oracle gap that DASPM closes:
+Trains every run of the table below on ``--seeds`` (seed s: the dataset generated with
+``--seed s`` and training seed s, so both the data and the training vary), tests each final
+checkpoint on the seed's 18 target test tiles and reports target mIoU and per-class IoU as
+mean +- std over seeds, and the share of the source-only -> oracle gap each run closes
+(computed per seed, then averaged):
 
-    .venv/bin/python benchmarks/adaptation_synthetic.py [--work-root work_dirs/benchmark]
+    .venv/bin/python benchmarks/adaptation_synthetic.py [--seeds 0 1 2] [--iters 400] [--jobs 2]
 
-The benchmark uses its own synthetic dataset (``--data``, generated on first use): 32 source and
-48 target tiles split 50/12.5/37.5 %, i.e. 16 source and 24 target training tiles and 18 target
-test tiles. The default dataset of the demo has only 4 target test tiles, too few to tell
-methods apart (validation mIoU of one run moved by 4 points between checkpoints).
+Writes ``benchmarks/results/adaptation_synthetic.json`` and ``.png`` (``--out``). Finished runs
+are kept under ``--work-root`` and skipped when the command is run again, so an interrupted
+benchmark resumes, and ``--runs`` adds rows to an existing one.
+
+The runs (experiment 4 of experiments.py plus two that depend on the seed or the schedule):
+- ``source-only``, ``oracle`` (trained on the target labels), ``daspm`` (DACS + ClassMix + RCS +
+  FD, the repo's synthetic recipe), ``daspm-mic`` (with masked image consistency);
+- one lever each on top of ``daspm``: ``daspm-fd-ratio-0.5`` (FD mask cells need a 50 % majority
+  instead of 75 %), ``daspm-s2sim`` (source images rendered as Sentinel-2 10 m sees them),
+  ``daspm-pixel-weight`` (per-pixel pseudo-weights), ``daspm-warm`` (UDA for half the schedule
+  from the seed's source-only checkpoint, teacher and FD model included), ``daspm-longer``
+  (twice the iterations);
+- ``daspm-tuned``: the levers that helped, together;
+- ``source-only-s2sim``: the sensor simulation without adaptation, the control for
+  ``daspm-s2sim`` and ``daspm-tuned``.
+
+Every dataset has 32 source and 48 target tiles (320 x 320 on the 2 m grid) split
+50 / 12.5 / 37.5 %: 16 source and 24 target training tiles, 18 target test tiles. The network
+is DAFormer on a MiT-B0-sized encoder without ImageNet weights, crop 128, batch 2 + 2.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from daspm.cli.train import load_experiments
 
 REPO = Path(__file__).resolve().parents[1]
-experiment_runs = load_experiments(REPO / 'experiments.py').experiment_runs
+EXPERIMENTS = load_experiments(REPO / 'experiments.py')
 
-DATA = Path('data/synthetic_benchmark')
 NUM_SOURCE, NUM_TARGET = 32, 48
 GENERATOR_ARGS = ['--num-source', str(NUM_SOURCE), '--num-target', str(NUM_TARGET), '--splits', '0.5,0.125,0.375']
 CLASSES = ('green area', 'urban area', 'roads', 'impervious surface', 'water')
+# experiment 4's run names -> the benchmark's row names
+ROW_NAMES = {'daspm-full': 'daspm', 'daspm-rcs-fd-mic': 'daspm-mic', 'target-oracle': 'oracle'}
 
 
-def run(cmd: list[str], log: Path) -> float:
-    """Run a command from the repo root, logging its output; return its wall time."""
-    start = time.perf_counter()
+@dataclass(frozen=True)
+class Row:
+    """One row of the benchmark: a config and options, run once per seed."""
+
+    name: str
+    config: str
+    options: dict = field(default_factory=dict)
+    iters_factor: float = 1.0   # share of --iters this run trains
+    warm_start: bool = False    # start from the same seed's source-only checkpoint
+
+
+def benchmark_rows() -> list[Row]:
+    """Experiment 4's runs, then the warm start, the longer schedule and the tuned combination."""
+    rows = [Row(ROW_NAMES.get(run.name, run.name), run.config, dict(run.options))
+            for run in EXPERIMENTS.experiment_runs(4)]
+    uda = next(r for r in rows if r.name == 'daspm')
+    s2sim = next(r for r in rows if r.name == 'daspm-s2sim')
+    rows += [
+        Row('daspm-warm', uda.config, iters_factor=0.5, warm_start=True),
+        Row('daspm-longer', uda.config, iters_factor=2.0),
+        Row('daspm-tuned', s2sim.config, dict(EXPERIMENTS.PIXEL_WEIGHT), iters_factor=0.5, warm_start=True),
+    ]
+    return rows
+
+
+def run_logged(cmd: list[str], log: Path, threads: int | None) -> None:
+    """Run a command from the repo root into ``log``; one clear error if it fails."""
+    env = dict(os.environ)
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with log.open('w') as out:
-        proc = subprocess.run(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
-        raise SystemExit(f'{" ".join(cmd)} failed (exit {proc.returncode}); see {log}')
-    return time.perf_counter() - start
+        raise RuntimeError(f'{" ".join(cmd)} failed (exit {proc.returncode}); see {log}')
 
 
-def pseudo_weight_summary(run_dir: Path) -> dict | None:
-    """Mean logged pseudo-weight over each third of a UDA run (None for runs without one).
-
-    The pseudo-weight is the share of target pixels the teacher predicts with confidence >= the
-    threshold; it scales the whole target part of the mixed loss, so it shows how much the
-    target actually contributed to training.
-    """
-    logs = sorted(run_dir.glob('*/vis_data/scalars.json'))
-    if not logs:
-        return None
-    values = [(rec['step'], rec['pseudo_weight']) for line in logs[-1].read_text().splitlines()
-              if line.strip() and 'pseudo_weight' in (rec := json.loads(line))]
-    if not values:
-        return None
-    last = values[-1][0]
-    thirds = [[w for step, w in values if i * last / 3 < step <= (i + 1) * last / 3] for i in range(3)]
-    return dict(thirds=[sum(t) / len(t) if t else float('nan') for t in thirds],
-                max=max(w for _, w in values))
-
-
-def prepare_data(data: Path) -> None:
-    """Generate and convert the benchmark's synthetic data when it is not there yet."""
+def prepare_data(data: Path, seed: int) -> None:
+    """Generate and convert the seed's synthetic dataset when it is not there yet."""
     py = sys.executable
     manifest = data / 'synthetic_dataset.json'
     if manifest.is_file():
         params = json.loads(manifest.read_text()).get('parameters', {})
-        if (params.get('num_source'), params.get('num_target')) != (NUM_SOURCE, NUM_TARGET):
-            raise SystemExit(f'{data} holds a different synthetic dataset ({params.get("num_source")} + '
-                             f'{params.get("num_target")} tiles); pass another --data or remove it')
+        if (params.get('num_source'), params.get('num_target'), params.get('seed')) != (NUM_SOURCE, NUM_TARGET, seed):
+            raise SystemExit(f'{data} holds another synthetic dataset ({params}); remove it or pass another --data-root')
     else:
-        subprocess.run([py, 'tools/make_synthetic_dataset.py', str(data), *GENERATOR_ARGS, '--quiet'],
-                       cwd=REPO, check=True)
+        subprocess.run([py, 'tools/make_synthetic_dataset.py', str(data), '--seed', str(seed), *GENERATOR_ARGS,
+                        '--quiet'], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     for tool, domain in (('gaofen2m.py', 'gaofen'), ('sentinel10m.py', 'sentinel')):
-        subprocess.run([py, f'tools/convert_datasets/{tool}', str(data / domain), '--nproc', '2'],
-                       cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        if not (data / f'{domain}_converted').is_dir():
+            subprocess.run([py, f'tools/convert_datasets/{tool}', str(data / domain), '--nproc', '2'],
+                           cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def data_root_options(config: str, data: Path) -> list[str]:
-    """``cfg-options`` pointing every dataset of ``config`` at the benchmark data under ``data``."""
+def run_options(row: Row, data: Path, seed: int, iters: int, warm_checkpoint: Path | None) -> list[str]:
+    """``cfg-options`` of one run: data roots, seed, schedule length and the row's own options."""
     from mmengine.config import Config
 
+    cfg = Config.fromfile(str(REPO / row.config))
     source, target = str(data / 'gaofen_converted'), str(data / 'sentinel_converted')
-    train = Config.fromfile(str(REPO / config)).train_dataloader.dataset
-    options = [f'val_dataloader.dataset.data_root={target}', f'test_dataloader.dataset.data_root={target}']
+    train = cfg.train_dataloader.dataset
+    options = {'val_dataloader.dataset.data_root': target, 'test_dataloader.dataset.data_root': target,
+               'randomness.seed': seed, 'train_cfg.max_iters': iters, 'train_cfg.val_interval': iters,
+               'param_scheduler.1.end': iters, 'default_hooks.checkpoint.interval': iters}
     if train.type == 'UDADataset':
-        options += [f'train_dataloader.dataset.source.data_root={source}',
-                    f'train_dataloader.dataset.target.data_root={target}']
+        options.update({'train_dataloader.dataset.source.data_root': source,
+                        'train_dataloader.dataset.target.data_root': target, 'model.seed': seed})
     else:
-        root = source if train.type == 'GaofenDataset' else target
-        options.append(f'train_dataloader.dataset.data_root={root}')
-    return options
+        options['train_dataloader.dataset.data_root'] = source if train.type == 'GaofenDataset' else target
+    if warm_checkpoint is not None:
+        options.update({'model.model.init_cfg.type': 'Pretrained',
+                        'model.model.init_cfg.checkpoint': str(warm_checkpoint)})
+    options.update(row.options)
+    return [f'{k}={v}' for k, v in options.items()]
+
+
+def final_checkpoint(run_dir: Path) -> Path:
+    """The last checkpoint a run wrote."""
+    return Path((run_dir / 'last_checkpoint').read_text().strip())
+
+
+def train_and_test(row: Row, seed: int, data: Path, work: Path, iters: int, threads: int | None,
+                   warm_from: Path | None) -> dict:
+    """Train and test one row on one seed (or read the result of an earlier invocation)."""
+    result_file = work / 'result.json'
+    if result_file.is_file():
+        return json.loads(result_file.read_text())
+    py = sys.executable
+    run_iters = max(1, round(iters * row.iters_factor))
+    start = time.perf_counter()
+    runs = work / 'runs'
+    if runs.is_dir():  # an interrupted earlier attempt: train again from scratch
+        subprocess.run(['rm', '-rf', str(runs)], check=True)
+    work.mkdir(parents=True, exist_ok=True)
+    run_logged([py, 'run_experiments.py', '--config', row.config, '--work-root', str(work), '--exp-name', 'runs',
+                '--cfg-options', *run_options(row, data, seed, run_iters, warm_from)], work / 'train.log', threads)
+    train_s = time.perf_counter() - start
+    run_dir = sorted(runs.iterdir())[-1]
+    run_logged(['sh', 'test.sh', str(run_dir)], work / 'test.log', threads)
+    metrics = json.loads((run_dir / 'metrics.json').read_text())['metrics']
+    result = dict(miou=metrics['mIoU'], per_class={c: metrics.get(f'IoU.{c}') for c in CLASSES},
+                  iterations=run_iters, train_minutes=train_s / 60, run_dir=str(run_dir),
+                  checkpoint=str(final_checkpoint(run_dir)), pseudo_weight=mean_pseudo_weight(run_dir))
+    result_file.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def mean_pseudo_weight(run_dir: Path) -> float | None:
+    """Mean logged pseudo-weight (confident share of target pixels) over a UDA run; None otherwise."""
+    logs = sorted(run_dir.glob('*/vis_data/scalars.json'))
+    if not logs:
+        return None
+    values = [rec['pseudo_weight'] for line in logs[-1].read_text().splitlines()
+              if line.strip() and 'pseudo_weight' in (rec := json.loads(line))]
+    return statistics.fmean(values) if values else None
+
+
+def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> dict:
+    """Mean +- std of mIoU per row, per-class IoU lists and the gap closed per seed."""
+    runs = {}
+    for row in rows:
+        per_seed = [results.get((row.name, s)) for s in seeds]
+        if not any(per_seed):
+            continue
+        miou = [r['miou'] if r else None for r in per_seed]
+        closed = []
+        for s, value in zip(seeds, miou):
+            source, oracle = (results.get((n, s), {}).get('miou') for n in ('source-only', 'oracle'))
+            closed.append((value - source) / (oracle - source)
+                          if None not in (value, source, oracle) and oracle > source else None)
+        done = [v for v in miou if v is not None]
+        done_closed = [c for c in closed if c is not None]
+        runs[row.name] = dict(
+            config=row.config, options=row.options, iterations=round(iters * row.iters_factor),
+            warm_start=row.warm_start, miou=miou,
+            miou_mean=statistics.fmean(done), miou_std=statistics.stdev(done) if len(done) > 1 else 0.0,
+            per_class={c: [r['per_class'][c] if r else None for r in per_seed] for c in CLASSES},
+            gap_closed=closed,
+            gap_closed_mean=statistics.fmean(done_closed) if done_closed else None,
+            gap_closed_std=statistics.stdev(done_closed) if len(done_closed) > 1 else None,
+            pseudo_weight=[r.get('pseudo_weight') if r else None for r in per_seed],
+            train_minutes=[round(r['train_minutes'], 2) if r else None for r in per_seed])
+    return dict(test_tiles=round(NUM_TARGET * 0.375), seeds=seeds, iters=iters,
+                command='python benchmarks/adaptation_synthetic.py ' + ' '.join(sys.argv[1:]), runs=runs)
+
+
+def print_table(summary: dict) -> None:
+    """mean +- std mIoU, gap closed and mean per-class IoU of every row."""
+    header = f'{"run":<20}{"n":>3}{"mIoU":>15}{"gap closed":>17}' + ''.join(f'{c[:10]:>12}' for c in CLASSES)
+    print(header)
+    for name, run in summary['runs'].items():
+        n = sum(v is not None for v in run['miou'])
+        gap = (f'{run["gap_closed_mean"] * 100:+.1f} +- {(run["gap_closed_std"] or 0) * 100:.1f}%'
+               if run['gap_closed_mean'] is not None else '')
+        classes = ''.join(f'{statistics.fmean(v for v in run["per_class"][c] if v is not None):>12.2f}'
+                          if any(v is not None for v in run['per_class'][c]) else f'{"":>12}' for c in CLASSES)
+        print(f'{name:<20}{n:>3}{run["miou_mean"]:>8.2f} +- {run["miou_std"]:<4.2f}{gap:>17}' + classes)
+
+
+def plot(summary: dict, path: Path) -> None:
+    """Bar chart of mean target mIoU +- std per row, one dot per seed."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    names = list(summary['runs'])
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(names), 4.5))
+    for i, name in enumerate(names):
+        run = summary['runs'][name]
+        colour = 'tab:grey' if name in ('source-only', 'oracle') else 'tab:blue'
+        ax.bar(i, run['miou_mean'], yerr=run['miou_std'], color=colour, alpha=0.7, capsize=4)
+        values = [v for v in run['miou'] if v is not None]
+        ax.scatter([i] * len(values), values, color='black', s=10, zorder=3)
+    if 'source-only' in summary['runs']:
+        ax.axhline(summary['runs']['source-only']['miou_mean'], color='tab:red', lw=1, ls='--', label='source-only')
+        ax.legend(loc='lower right')
+    ax.set_xticks(range(len(names)), names, rotation=35, ha='right')
+    ax.set_ylabel('target mIoU (%)')
+    ax.set_title(f'synthetic Gaofen -> Sentinel, {summary["test_tiles"]} test tiles, seeds {summary["seeds"]}, '
+                 f'{summary["iters"]} iterations', fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main() -> None:
-    """Train and test the three runs, then print the comparison."""
+    """Train and test every (row, seed), then write the summary JSON and chart."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--work-root', default='work_dirs/benchmark')
-    parser.add_argument('--data', type=Path, default=DATA, help='benchmark dataset (generated if missing)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--iters', type=int, default=400, help='iterations of a run with iters_factor 1')
+    parser.add_argument('--runs', nargs='+', help='rows to run (default: all); others already run are reported')
+    parser.add_argument('--jobs', type=int, default=2, help='runs trained at once (each gets cores / jobs threads)')
+    parser.add_argument('--work-root', type=Path, default=Path('work_dirs/benchmark_adaptation'))
+    parser.add_argument('--data-root', type=Path, default=Path('data/synthetic_benchmark'))
+    parser.add_argument('--out', type=Path, default=Path('benchmarks/results/adaptation_synthetic.json'))
     args = parser.parse_args()
-    prepare_data(REPO / args.data)
-    py = sys.executable
-    results = {}
-    for spec in experiment_runs(2):
-        exp_dir = Path(args.work_root) / spec.name
-        exp_dir.mkdir(parents=True, exist_ok=True)
-        options = [f'{k}={"None" if v is None else v}' for k, v in spec.options.items()]
-        options += data_root_options(spec.config, args.data)
-        train_s = run([py, 'run_experiments.py', '--config', spec.config, '--work-root', str(exp_dir),
-                       '--exp-name', 'runs', '--cfg-options', *options],
-                      exp_dir / 'train.log')
-        run_dir = sorted((exp_dir / 'runs').iterdir())[-1]
-        run(['sh', 'test.sh', str(run_dir)], exp_dir / 'test.log')
-        metrics = json.loads((run_dir / 'metrics.json').read_text())['metrics']
-        results[spec.name] = dict(metrics=metrics, train_minutes=train_s / 60, run_dir=str(run_dir),
-                                  pseudo_weight=pseudo_weight_summary(run_dir))
-        print(f'{spec.name}: target mIoU {metrics["mIoU"]:.2f} ({train_s / 60:.1f} min training)', flush=True)
-    header = f'{"run":<15}{"mIoU":>7}' + ''.join(f'{c[:10]:>12}' for c in CLASSES) + f'{"train min":>11}'
-    print('\n' + header)
-    for name, res in results.items():
-        m = res['metrics']
-        print(f'{name:<15}{m["mIoU"]:>7.2f}' + ''.join(f'{(m.get(f"IoU.{c}") or float("nan")):>12.2f}' for c in CLASSES)
-              + f'{res["train_minutes"]:>11.1f}')
-    source, full, oracle = (results[n]['metrics']['mIoU'] for n in ('source-only', 'daspm-full', 'target-oracle'))
-    for name, res in results.items():
-        if res['pseudo_weight']:
-            thirds = ', '.join(f'{w:.3f}' for w in res['pseudo_weight']['thirds'])
-            print(f'{name}: mean pseudo-weight per third of training {thirds} (max {res["pseudo_weight"]["max"]:.3f})')
-    gap = oracle - source
-    closed = (full - source) / gap if gap > 0 else float('nan')
-    print(f'\nsource-only -> oracle gap: {gap:.2f} mIoU; DASPM closes {closed * 100:.1f}% of it')
-    out = Path(args.work_root) / 'adaptation_results.json'
-    out.write_text(json.dumps(dict(results=results, gap=gap, closed_share=closed), indent=2))
-    print(f'results: {out}')
+    rows = benchmark_rows()
+    known = [r.name for r in rows]
+    if args.runs and (unknown := sorted(set(args.runs) - set(known))):
+        raise SystemExit(f'unknown run(s) {unknown}; known: {known}')
+    selected = [r for r in rows if not args.runs or r.name in args.runs]
+    for seed in args.seeds:
+        prepare_data(REPO / args.data_root / f'seed{seed}', seed)
+    threads = max(1, (os.cpu_count() or 2) // args.jobs) if args.jobs > 1 else None
+    results: dict[tuple[str, int], dict] = {}
+    lock = threading.Lock()
+    source_only_done = {seed: threading.Event() for seed in args.seeds}
+    for row in rows:  # earlier invocations' results
+        for seed in args.seeds:
+            done = args.work_root / f'seed{seed}' / row.name / 'result.json'
+            if done.is_file():
+                results[(row.name, seed)] = json.loads(done.read_text())
+    for seed in args.seeds:
+        if ('source-only', seed) in results:
+            source_only_done[seed].set()
+
+    def job(row: Row, seed: int) -> None:
+        warm_from = None
+        if row.warm_start:
+            source_only_done[seed].wait()
+            if ('source-only', seed) not in results:
+                raise RuntimeError(f'{row.name} seed {seed} needs the source-only run of that seed')
+            warm_from = Path(results[('source-only', seed)]['checkpoint'])
+        work = args.work_root / f'seed{seed}' / row.name
+        try:
+            result = train_and_test(row, seed, args.data_root / f'seed{seed}', work, args.iters, threads, warm_from)
+        finally:
+            if row.name == 'source-only':
+                source_only_done[seed].set()
+        with lock:
+            results[(row.name, seed)] = result
+            print(f'{row.name} seed {seed}: target mIoU {result["miou"]:.2f} '
+                  f'({result["train_minutes"]:.1f} min)', flush=True)
+
+    # source-only first (warm starts wait for it), then the rows in table order, seed by seed
+    order = sorted(((r, s) for s in args.seeds for r in selected), key=lambda rs: (rs[0].name != 'source-only',
+                                                                                     rs[1], known.index(rs[0].name)))
+    pending = [(r, s) for r, s in order if (r.name, s) not in results]
+    for seed in args.seeds:  # no source-only run coming for a seed: its warm starts fail at once
+        if ('source-only', seed) not in {(r.name, s) for r, s in pending}:
+            source_only_done[seed].set()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for future in [pool.submit(job, r, s) for r, s in pending]:
+            future.result()
+    summary = summarise(rows, args.seeds, results, args.iters)
+    print_table(summary)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2) + '\n')
+    plot(summary, args.out.with_suffix('.png'))
+    print(f'results: {args.out} and {args.out.with_suffix(".png")}')
 
 
 if __name__ == '__main__':

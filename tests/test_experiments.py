@@ -19,14 +19,21 @@ def test_runs_resolve_with_their_settings(exp):
         cfg = load_config(REPO / run.config, dict(run.options))
         if 'dacs' in run.name or 'daspm' in run.name:
             assert cfg.model.type == 'DACS' and 'uda' not in cfg
-            fd_on = 'fd' in run.name or run.name == 'daspm-full'
+            # daspm-* runs are the full method (RCS + FD) plus the lever their name gives
+            fd_on = 'fd' in run.name or run.name.startswith('daspm')
             assert (cfg.model.imnet_feature_dist_lambda > 0) == fd_on, run.name
-            rcs_on = 'rcs' in run.name or run.name == 'daspm-full'
+            rcs_on = 'rcs' in run.name or run.name.startswith('daspm')
             assert (cfg.train_dataloader.dataset.get('rare_class_sampling') is not None) == rcs_on, run.name
+            assert (cfg.model.get('mic') is not None) == ('mic' in run.name), run.name
+            assert (cfg.model.imnet_feature_dist_scale_min_ratio == 0.5) == ('fd-ratio-0.5' in run.name), run.name
+            assert (cfg.model.pseudo_weight == 'pixel') == ('pixel-weight' in run.name), run.name
+            source_steps = [s['type'] for s in cfg.train_dataloader.dataset.source.pipeline]
         else:
             assert cfg.model.type == 'EncoderDecoder'
-            expected = 'GaofenDataset' if run.name == 'source-only' else 'SentinelDataset'
+            expected = 'GaofenDataset' if run.name.startswith('source-only') else 'SentinelDataset'
             assert cfg.train_dataloader.dataset.type == expected
+            source_steps = [s['type'] for s in cfg.train_dataloader.dataset.pipeline]
+        assert ('SimulateCoarseSensor' in source_steps) == ('s2sim' in run.name), run.name
 
 
 def test_dry_run_writes_one_resolved_config_per_run(tmp_path):
