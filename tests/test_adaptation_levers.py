@@ -159,3 +159,14 @@ def test_warm_start_loads_the_source_only_checkpoint_into_student_teacher_and_im
         for name, value in module.state_dict().items():
             if value.is_floating_point() and 'running' not in name:
                 assert torch.equal(value, expected[name]), name
+
+
+def test_a_warm_start_without_a_checkpoint_file_names_the_option_to_set(tmp_path):
+    cfg = load_config(REPO / 'configs/daspm/synthetic_uda_warm_s2sim_pixel_daformer_mitb0.py')
+    assert cfg.model.pseudo_weight == 'pixel' and cfg.model.model.init_cfg.type == 'Pretrained'
+    model = MODELS.build(copy.deepcopy(cfg.model))  # building (e.g. to test a run) needs no file
+    with pytest.raises(DaspmInputError, match=r"checkpoint None is not a file; set model\.model\.init_cfg\.checkpoint"):
+        model.init_weights()
+    cfg.model.model.init_cfg.checkpoint = str(tmp_path / 'missing.pth')
+    with pytest.raises(DaspmInputError, match='missing.pth'):
+        MODELS.build(copy.deepcopy(cfg.model)).init_weights()

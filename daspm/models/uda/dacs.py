@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -12,6 +13,7 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ...utils.errors import DaspmInputError
 from .class_mix import class_mix, class_mix_masks
 from .ema import update_teacher
 from .feature_distance import feature_distance_loss, feature_distance_mask
@@ -117,6 +119,23 @@ class DACS(BaseModel):
                           self.data_preprocessor.std.flatten().tolist())
         self.value_scale = float(value_scale) if value_scale is not None \
             else infer_value_scale(*self._mean_std)
+
+    def init_weights(self) -> None:
+        """Initialise as mmengine does; a warm start (``model.init_cfg`` Pretrained) must name a checkpoint file.
+
+        A warm start loads e.g. a source-only checkpoint into the student, and so into the teacher
+        and the ImageNet model, which copy the student at iteration 0.
+        """
+        init_cfg = self.model.init_cfg
+        for cfg in init_cfg if isinstance(init_cfg, list) else [init_cfg]:
+            if cfg and cfg.get('type') == 'Pretrained':
+                checkpoint = cfg.get('checkpoint')
+                if not checkpoint or ('://' not in str(checkpoint) and not Path(checkpoint).is_file()):
+                    raise DaspmInputError(
+                        f'warm start: checkpoint {checkpoint!r} is not a file; set '
+                        'model.model.init_cfg.checkpoint to a checkpoint of the same network, e.g. '
+                        '--cfg-options model.model.init_cfg.checkpoint=work_dirs/<exp>/<source-only run>/iter_N.pth')
+        super().init_weights()
 
     # ----------------------------------------------------------------- evaluation
     @property
