@@ -20,6 +20,13 @@ NO_FD = {'model.imnet_feature_dist_lambda': 0.0}
 FD_RATIO_HALF = {'model.imnet_feature_dist_scale_min_ratio': 0.5}  # FD cells need a 50 % (not 75 %) majority
 PIXEL_WEIGHT = {'model.pseudo_weight': 'pixel'}  # per-pixel instead of per-batch pseudo-weights
 
+# The reference's LoveDA -> UTCD / WHDLD family: five decoders, each source-only, DACS (alpha 0.999,
+# RCS, no FD, as the reference ran it) and target oracle; config tags are the reference's names.
+LOVEDA_DECODERS = {'daformer': 'daformer_mitb5_s0', 'deeplabv2': 'daformer_dv2', 'deeplabv3plus': 'daformer_dv3p',
+                   'danet': 'daformer_danet', 'isanet': 'daformer_isanet'}
+LOVEDA_RUNS = {'source-only': 'source-only', 'dacs-rcs': 'uda_warm_fdthings_rcs_croppl_a999',
+               'target-oracle': 'target-oracle'}
+
 
 @dataclass(frozen=True)
 class Run:
@@ -28,6 +35,12 @@ class Run:
     name: str
     config: str
     options: dict = field(default_factory=dict)
+
+
+def loveda_family_runs(target: str) -> list[Run]:
+    """Every decoder's source-only, DACS and target-oracle run of LoveDA -> ``target`` ('utcd' or 'whdld')."""
+    return [Run(f'{run}-{decoder}', f'configs/daspm/loveda2{target}_{kind}_{tag}.py')
+            for decoder, tag in LOVEDA_DECODERS.items() for run, kind in LOVEDA_RUNS.items()]
 
 
 EXPERIMENTS: dict[int, tuple[str, list[Run]]] = {
@@ -63,6 +76,9 @@ EXPERIMENTS: dict[int, tuple[str, list[Run]]] = {
         Run('daspm-pixel-weight', SYNTHETIC_UDA, PIXEL_WEIGHT),
         Run('target-oracle', SYNTHETIC_ORACLE),
     ]),
+    5: ('LoveDA -> UTCD (the reference\'s second family, crop 512): DAFormer, DeepLabV2, DeepLabV3+, DANet and '
+        'ISANet, each source-only, DACS with RCS, and the target oracle', loveda_family_runs('utcd')),
+    6: ('LoveDA -> WHDLD (crop 256): the same five decoders and three runs each', loveda_family_runs('whdld')),
 }
 
 

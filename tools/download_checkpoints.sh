@@ -3,6 +3,8 @@
 #
 #   sh tools/download_checkpoints.sh            # mit_b0 ... mit_b5
 #   sh tools/download_checkpoints.sh b5         # only mit_b5.pth (DAFormer / DASPM use B5)
+#   sh tools/download_checkpoints.sh resnet50_v1c  # pretrained/resnet50_v1c.pth: the ResNet-50 of the
+#                                                  # DeepLabV2/V3+, DANet, ISANet configs (loveda2*)
 #
 # Sources:
 #   - default: the copies that mmsegmentation documents for its SegFormer configs (OpenMMLab's
@@ -22,10 +24,19 @@ openmmlab_hash() {
     case $1 in
         b0) echo 7e0fe6dd ;; b1) echo 02e5a6a1 ;; b2) echo 66e8bf70 ;;
         b3) echo 13b1141c ;; b4) echo d588d980 ;; b5) echo 658746d9 ;;
+        resnet18_v1c) echo b5776b93 ;; resnet50_v1c) echo 2cccc1ad ;; resnet101_v1c) echo e67eebb6 ;;
     esac
 }
 
+# The local file name of a model: mit_bX.pth, or resnetN_v1c.pth
+file_of() {
+    case $1 in resnet*) echo "$1.pth" ;; *) echo "mit_$1.pth" ;; esac
+}
+
 url_of() {
+    case $1 in  # mmseg's open-mmlab://resnetN_v1c (mmengine/hub/openmmlab.json)
+        resnet*) echo "https://download.openmmlab.com/pretrain/third_party/$1-$(openmmlab_hash "$1").pth"; return ;;
+    esac
     if [ -n "${MIT_WEIGHTS_URL:-}" ]; then
         echo "${MIT_WEIGHTS_URL%/}/mit_$1.pth"
     else
@@ -58,23 +69,26 @@ sha256_of() {
 }
 
 models=""
-for m in ${*:-b0 b1 b2 b3 b4 b5}; do  # accepts b5, mit_b5 or mit_b5.pth
+for m in ${*:-b0 b1 b2 b3 b4 b5}; do  # accepts b5, mit_b5 or mit_b5.pth; resnet50_v1c(.pth)
     m=${m#mit_}; m=${m%.pth}
-    case $m in b[0-5]) models="$models $m" ;; *) echo "error: unknown model '$m' (expected b0 ... b5)" >&2; exit 2 ;; esac
+    case $m in
+        b[0-5] | resnet18_v1c | resnet50_v1c | resnet101_v1c) models="$models $m" ;;
+        *) echo "error: unknown model '$m' (expected b0 ... b5, resnet18_v1c, resnet50_v1c or resnet101_v1c)" >&2; exit 2 ;;
+    esac
 done
 mkdir -p "$DEST" || { echo "error: cannot create $DEST/" >&2; exit 1; }
 failed=""
 for m in $models; do
-    out="$DEST/mit_$m.pth"
+    out="$DEST/$(file_of "$m")"
     if [ -e "$out" ]; then
         echo "$out exists, kept"
         continue
     fi
     url=$(url_of "$m")
-    part="$DEST/.mit_$m.pth.part"
+    part="$DEST/.$(file_of "$m").part"
     echo "downloading $url -> $out"
     if fetch "$url" "$part" && [ -s "$part" ]; then
-        if [ -z "${MIT_WEIGHTS_URL:-}" ]; then
+        if [ -z "${MIT_WEIGHTS_URL:-}" ] || [ "${m#resnet}" != "$m" ]; then
             sum=$(sha256_of "$part")
             if [ -n "$sum" ] && [ "$sum" != "$(openmmlab_hash "$m")" ]; then
                 echo "warning: sha256 of $out starts with $sum, expected $(openmmlab_hash "$m")" >&2
@@ -92,10 +106,13 @@ if [ -n "$failed" ]; then
     echo "error: could not download:$failed (no network, or the server refused)." >&2
     echo "Download these files by hand and put them in $DEST/ under exactly these names:" >&2
     for m in $failed; do
-        echo "  $DEST/mit_$m.pth   <- SegFormer ImageNet-1k weights mit_$m.pth (github.com/NVlabs/SegFormer README)" >&2
-        echo "                       or $(url_of "$m")" >&2
+        case $m in
+            resnet*) echo "  $DEST/$(file_of "$m")   <- $(url_of "$m")" >&2 ;;
+            *) echo "  $DEST/mit_$m.pth   <- SegFormer ImageNet-1k weights mit_$m.pth (github.com/NVlabs/SegFormer README)" >&2
+               echo "                       or $(url_of "$m")" >&2 ;;
+        esac
     done
     echo "Or set MIT_WEIGHTS_URL to a mirror holding mit_bX.pth and run this script again." >&2
     exit 1
 fi
-echo "MiT weights ready in $DEST/"
+echo "weights ready in $DEST/"

@@ -18,6 +18,7 @@ RAW_LAYOUTS: tuple[tuple[str, str], ...] = ((RAW_IMAGE_DIR, RAW_LABEL_DIR), (RAW
 IMG_DIR = 'img_dir'
 ANN_DIR = 'ann_dir'
 MANIFEST = 'daspm_dataset.json'
+MANIFEST_IMAGE_SUFFIX = 'image_suffix'  # manifest key: suffix of img_dir/ files when they are not .tif
 SAMPLE_CLASS_STATS = 'sample_class_stats.json'
 SAMPLES_WITH_CLASS = 'samples_with_class.json'
 
