@@ -189,11 +189,18 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
                           if None not in (value, source, oracle) and oracle > source else None)
         done = [v for v in miou if v is not None]
         done_closed = [c for c in closed if c is not None]
+        # seeds differ by up to 10 mIoU, so rows are compared with source-only of the same seed
+        gain = [value - results[('source-only', s)]['miou']
+                if value is not None and ('source-only', s) in results else None for s, value in zip(seeds, miou)]
+        done_gain = [g for g in gain if g is not None]
         runs[row.name] = dict(
             config=row.config, options=row.options, iterations=round(iters * row.iters_factor),
             warm_start=row.warm_start, miou=miou,
             miou_mean=statistics.fmean(done), miou_std=statistics.stdev(done) if len(done) > 1 else 0.0,
             per_class={c: [r['per_class'][c] if r else None for r in per_seed] for c in CLASSES},
+            gain_over_source_only=gain,
+            gain_mean=statistics.fmean(done_gain) if done_gain else None,
+            gain_std=statistics.stdev(done_gain) if len(done_gain) > 1 else None,
             gap_closed=closed,
             gap_closed_mean=statistics.fmean(done_closed) if done_closed else None,
             gap_closed_std=statistics.stdev(done_closed) if len(done_closed) > 1 else None,
@@ -205,38 +212,44 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
 
 def print_table(summary: dict) -> None:
     """mean +- std mIoU, gap closed and mean per-class IoU of every row."""
-    header = f'{"run":<20}{"n":>3}{"mIoU":>15}{"gap closed":>17}' + ''.join(f'{c[:10]:>12}' for c in CLASSES)
+    header = (f'{"run":<20}{"seeds":>6}{"mIoU":>15}{"vs source-only":>17}{"gap closed":>17}'
+              + ''.join(f'{c[:10]:>12}' for c in CLASSES))
     print(header)
     for name, run in summary['runs'].items():
-        n = sum(v is not None for v in run['miou'])
+        n = ','.join(str(s) for s, v in zip(summary['seeds'], run['miou']) if v is not None)
+        gain = (f'{run["gain_mean"]:+.2f} +- {run["gain_std"] or 0:.2f}' if run['gain_mean'] is not None else '')
         gap = (f'{run["gap_closed_mean"] * 100:+.1f} +- {(run["gap_closed_std"] or 0) * 100:.1f}%'
                if run['gap_closed_mean'] is not None else '')
         classes = ''.join(f'{statistics.fmean(v for v in run["per_class"][c] if v is not None):>12.2f}'
                           if any(v is not None for v in run['per_class'][c]) else f'{"":>12}' for c in CLASSES)
-        print(f'{name:<20}{n:>3}{run["miou_mean"]:>8.2f} +- {run["miou_std"]:<4.2f}{gap:>17}' + classes)
+        print(f'{name:<20}{n:>6}{run["miou_mean"]:>8.2f} +- {run["miou_std"]:<4.2f}{gain:>17}{gap:>17}' + classes)
 
 
 def plot(summary: dict, path: Path) -> None:
-    """Bar chart of mean target mIoU +- std per row, one dot per seed."""
+    """Left: target mIoU per row (mean +- std, one dot per seed); right: mIoU minus source-only of the same seed."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     names = list(summary['runs'])
-    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(names), 4.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(2.0 + 1.5 * len(names), 4.8))
     for i, name in enumerate(names):
         run = summary['runs'][name]
         colour = 'tab:grey' if name in ('source-only', 'oracle') else 'tab:blue'
-        ax.bar(i, run['miou_mean'], yerr=run['miou_std'], color=colour, alpha=0.7, capsize=4)
-        values = [v for v in run['miou'] if v is not None]
-        ax.scatter([i] * len(values), values, color='black', s=10, zorder=3)
-    if 'source-only' in summary['runs']:
-        ax.axhline(summary['runs']['source-only']['miou_mean'], color='tab:red', lw=1, ls='--', label='source-only')
-        ax.legend(loc='lower right')
-    ax.set_xticks(range(len(names)), names, rotation=35, ha='right')
-    ax.set_ylabel('target mIoU (%)')
-    ax.set_title(f'synthetic Gaofen -> Sentinel, {summary["test_tiles"]} test tiles, seeds {summary["seeds"]}, '
-                 f'{summary["iters"]} iterations', fontsize=9)
+        seeds = [s for s, v in zip(summary['seeds'], run['miou']) if v is not None]
+        left.bar(i, run['miou_mean'], yerr=run['miou_std'], color=colour, alpha=0.7, capsize=4)
+        left.scatter([i] * len(seeds), [v for v in run['miou'] if v is not None], color='black', s=10, zorder=3)
+        gains = [g for g in run['gain_over_source_only'] if g is not None]
+        if gains and name != 'source-only':
+            right.bar(i, statistics.fmean(gains), color=colour, alpha=0.7)
+            right.scatter([i] * len(gains), gains, color='black', s=10, zorder=3)
+    for ax, label in ((left, 'target mIoU (%)'), (right, 'mIoU - source-only of the same seed')):
+        ax.set_xticks(range(len(names)), [f'{n}\n(seeds {",".join(str(s) for s, v in zip(summary["seeds"], summary["runs"][n]["miou"]) if v is not None)})'
+                                          for n in names], rotation=40, ha='right', fontsize=8)
+        ax.set_ylabel(label)
+    right.axhline(0.0, color='black', lw=0.8)
+    fig.suptitle(f'synthetic Gaofen -> Sentinel, {summary["test_tiles"]} target test tiles per seed, '
+                 f'{summary["iters"]} iterations', fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -254,6 +267,9 @@ def main() -> None:
     parser.add_argument('--work-root', type=Path, default=Path('work_dirs/benchmark_adaptation'))
     parser.add_argument('--data-root', type=Path, default=Path('data/synthetic_benchmark'))
     parser.add_argument('--out', type=Path, default=Path('benchmarks/results/adaptation_synthetic.json'))
+    parser.add_argument('--report-only', action='store_true',
+                        help='train nothing: summarise the runs finished under --work-root (rows and seeds '
+                             'without a result are reported as missing)')
     args = parser.parse_args()
     rows = benchmark_rows()
     known = [r.name for r in rows]
@@ -261,7 +277,9 @@ def main() -> None:
     if unknown := sorted(set(wanted) - set(known)):
         raise SystemExit(f'unknown run(s) {unknown}; known: {known}')
     selected = [r for r in rows if r.name in wanted]
-    for seed in args.seeds:
+    if args.report_only:
+        selected = []
+    for seed in args.seeds if selected else []:
         prepare_data(REPO / args.data_root / f'seed{seed}', seed)
     threads = max(1, (os.cpu_count() or 2) // args.jobs) if args.jobs > 1 else None
     results: dict[tuple[str, int], dict] = {}
