@@ -30,7 +30,8 @@ PAIRS = {
     'synthetic_uda_rcs_fd_daformer_mitb0.py': 'synthetic_source-only_daformer_mitb0.py',
 }
 #: the options of configs/_base_/uda/dacs.py (the basic DACS recipe), by hand
-DACS_BASIC = dict(type='DACS', alpha=0.99, pseudo_threshold=0.968, pseudo_margins=(0, 0, 0, 0), mix='class',
+DACS_BASIC = dict(type='DACS', alpha=0.99, pseudo_threshold=0.968, pseudo_margins=(0, 0, 0, 0), pseudo_weight='share',
+                  mix='class',
                   blur=True, color_jitter_strength=0.2, color_jitter_probability=0.8, color_jitter_hue=None,
                   value_scale=None, clamp_jitter=True, ignore_padding=True, imnet_feature_dist_lambda=0.0,
                   imnet_feature_dist_classes=None, imnet_feature_dist_scale_min_ratio=0.75, eval_with='student')

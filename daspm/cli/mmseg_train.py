@@ -1,14 +1,17 @@
 """``python tools/train.py``: train a segmentor from a config into a work dir (like mmsegmentation's).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options k=v ...]
+    tools/dist_train.sh CONFIG N [options]     # N processes: torchrun ... tools/train.py --launcher pytorch
+
+With a launcher, rank 0 holds the work dir's lock and writes the record; every process trains.
 """
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
+from daspm.apis.distributed import LAUNCHERS, configure_distributed, init_distributed, is_main_process
 from daspm.apis.run_directory import record_provenance, run_lock
 from daspm.utils.errors import exit_on_input_error
 
@@ -21,7 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--resume', action='store_true', help='resume from the latest checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='how the processes were started (pytorch: torchrun / tools/dist_train.sh; slurm: srun)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser.parse_args(argv)
 
@@ -29,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def prepare_config(args: argparse.Namespace):
     """Config with work dir, resume, AMP and launcher applied."""
     cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
+    configure_distributed(cfg, args.launcher)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or str(Path('work_dirs') / Path(args.config).stem)
     if args.resume:
         cfg.resume = True
@@ -46,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = prepare_config(parse_args(argv))
     from mmengine.runner import Runner  # after parsing, so that --help and usage errors are quick
 
-    if cfg.launcher != 'none' and int(os.environ.get('RANK', '0')) != 0:
+    init_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    if not is_main_process():
         Runner.from_cfg(cfg).train()  # one lock and one record per run, held by rank 0
         return
     with run_lock(cfg.work_dir):

@@ -3,6 +3,7 @@
     daspm-train --config configs/daspm/synthetic_source_only_segformer_mitb0.py
     daspm-train --resume work_dirs/local-basic/<run>   # continue an interrupted run
     daspm-train --exp 1              # every run of experiment 1 (experiments.py of the current directory)
+    daspm-train --config CFG --gpus 4   # one process per GPU (torchrun); CPU processes without CUDA
 
 The run is named ``<yymmdd_HHMM>_<config name>_<5-char id>`` and lives in
 ``work_dirs/<exp>/<run>/`` with the resolved config (``config.py``), logs (text and JSON under
@@ -11,19 +12,29 @@ The run is named ``<yymmdd_HHMM>_<config name>_<5-char id>`` and lives in
 A run directory trains in one process at a time: a second one is refused. A new run that fails
 before its first checkpoint leaves nothing behind: its run directory is removed (a resumed run's
 never is).
+
+Distributed: ``--gpus N`` starts N processes through torchrun (``--launcher pytorch``), as does
+``torchrun --nproc-per-node N run_experiments.py ... --launcher pytorch``; ``--launcher slurm``
+runs under srun. Rank 0 names and creates the run directory, holds the lock and writes the
+record, checkpoints and logs; every process trains. Without CUDA the processes use gloo.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import shutil
+import subprocess
 import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
+from mmengine.config import Config
+
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
+from daspm.apis.distributed import (LAUNCHERS, configure_distributed, init_distributed, is_main_process,
+                                    shared_value, torchrun_command)
 from daspm.apis.run_directory import LAST_CHECKPOINT, RESOLVED_CONFIG, record_provenance, run_lock
 from daspm.utils.errors import DaspmInputError, exit_on_input_error
 
@@ -47,6 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--exp-name', default='local-basic', help='experiment folder under work_dirs/')
     parser.add_argument('--work-root', default='work_dirs', help='root of all runs')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
+    parser.add_argument('--gpus', type=int, default=1,
+                        help='train with N processes, one per GPU (torchrun; CPU processes with gloo without CUDA)')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='how the processes were started (set by --gpus; slurm under srun)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    # the experiment table of run_experiments.py, passed on to the processes --gpus starts
+    parser.add_argument('--experiments-file', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -112,6 +130,33 @@ def has_checkpoint(run_dir: Path) -> bool:
     return (run_dir / LAST_CHECKPOINT).exists() or any(run_dir.glob('*.pth'))
 
 
+def start_processes(cfg: Config, launcher: str) -> None:
+    """Join the process group of a distributed start (its backend from ``cfg``; gloo without CUDA)."""
+    init_distributed(launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
+
+
+def make_run_dir(new_dirs: NewRunDirs, parent: Path, name: str, cfg: Config) -> Path:
+    """Rank 0 creates the run directory and writes the resolved config; every process gets its path.
+
+    The config is written as the user's files resolve it, before the launcher's adjustments
+    (:func:`configure_distributed`), so a resume may start another way.
+    """
+    run_dir = None
+    if is_main_process():
+        run_dir = new_dirs.make(parent, name)
+        cfg.work_dir = str(run_dir)
+        cfg.dump(str(run_dir / RESOLVED_CONFIG))
+    # the name holds the time and a random id: the other processes take rank 0's
+    return Path(shared_value(None if run_dir is None else str(run_dir)))
+
+
+def finish_config(cfg: Config, run_dir: Path, launcher: str) -> None:
+    """The run directory, the launcher's settings and TensorBoard (when installed)."""
+    cfg.work_dir = str(run_dir)
+    configure_distributed(cfg, launcher)
+    add_tensorboard_if_available(cfg)
+
+
 def prepare_run(args: argparse.Namespace, new_dirs: NewRunDirs):
     """Resolve the config and the run directory; write the resolved config there."""
     if args.resume:
@@ -122,13 +167,12 @@ def prepare_run(args: argparse.Namespace, new_dirs: NewRunDirs):
                                   'give a directory made by daspm-train --config (run_experiments.py)')
         cfg = load_config(resolved, args.cfg_options)
         cfg.resume = True
+        start_processes(cfg, args.launcher)
     else:
         cfg = load_config(args.config, args.cfg_options)
-        run_dir = new_dirs.make(Path(args.work_root) / args.exp_name, run_name(args.config))
-        cfg.work_dir = str(run_dir)
-        cfg.dump(str(run_dir / RESOLVED_CONFIG))
-    cfg.work_dir = str(run_dir)
-    add_tensorboard_if_available(cfg)
+        start_processes(cfg, args.launcher)
+        run_dir = make_run_dir(new_dirs, Path(args.work_root) / args.exp_name, run_name(args.config), cfg)
+    finish_config(cfg, run_dir, args.launcher)
     return cfg, run_dir
 
 
@@ -142,12 +186,23 @@ def prepare_experiment(args: argparse.Namespace, experiments_file: str | Path, n
     prepared = []
     for run in runs:
         cfg = load_config(run.config, {**run.options, **(args.cfg_options or {})})
-        run_dir = new_dirs.make(Path(args.work_root) / f'local-exp{args.exp}', run_name(run.name))
-        cfg.work_dir = str(run_dir)
-        cfg.dump(str(run_dir / RESOLVED_CONFIG))
-        add_tensorboard_if_available(cfg)
+        start_processes(cfg, args.launcher)  # the first run's settings start the group of all
+        run_dir = make_run_dir(new_dirs, Path(args.work_root) / f'local-exp{args.exp}', run_name(run.name), cfg)
+        finish_config(cfg, run_dir, args.launcher)
         prepared.append((cfg, run_dir))
     return prepared
+
+
+def launch_processes(args: argparse.Namespace, argv: list[str], experiments_file: str | Path | None) -> None:
+    """``--gpus N``: run this command in N processes under torchrun (each with ``--launcher pytorch``)."""
+    passed = list(argv)
+    if experiments_file is not None and args.experiments_file is None:
+        passed += ['--experiments-file', str(Path(experiments_file).resolve())]
+    command = torchrun_command(args.gpus, 'daspm.cli.train', passed)
+    print(f'starting {args.gpus} processes: {" ".join(command)}', flush=True)
+    code = subprocess.run(command).returncode
+    if code != 0:
+        raise SystemExit(code)
 
 
 @exit_on_input_error
@@ -160,24 +215,37 @@ def main(argv: list[str] | None = None, experiments_file: str | Path | None = No
     args = parse_args(argv)
     if args.dry_run and args.exp is None:
         raise DaspmInputError('--dry-run only applies to --exp N')
+    if args.gpus < 1:
+        raise DaspmInputError(f'--gpus {args.gpus}: give the number of processes (GPUs), 1 or more')
+    if args.gpus > 1 and args.launcher == 'none' and not args.dry_run:
+        launch_processes(args, sys.argv[1:] if argv is None else argv, experiments_file)
+        return []
+    experiments_file = args.experiments_file or experiments_file or EXPERIMENTS_FILE
     from mmengine.runner import Runner  # after parsing, so that --help and usage errors are quick
 
     new_dirs = NewRunDirs()
     try:
         if args.exp is not None:
-            prepared = prepare_experiment(args, experiments_file or EXPERIMENTS_FILE, new_dirs)
+            prepared = prepare_experiment(args, experiments_file, new_dirs)
         else:
             prepared = [prepare_run(args, new_dirs)]
+        check_process_count(args.gpus)
+        main_process = is_main_process()
         for cfg, run_dir in prepared:
-            print(f'run directory: {run_dir}')
+            if main_process:
+                print(f'run directory: {run_dir}')
             # mmengine keeps one visualizer per name for the whole process and hands an existing one
             # back unchanged (with its old log folder): one name per start, so that a resume in the
             # same process (a notebook, the tests) logs into its own folder
             cfg.visualizer.name = f'visualizer_{run_dir.name}_{uuid.uuid4().hex[:5]}'
-            if not args.dry_run:
+            if args.dry_run:
+                continue
+            if main_process:  # one lock and one record per run, held by rank 0
                 with run_lock(run_dir):
                     record_provenance(run_dir)
                     Runner.from_cfg(cfg).train()
+            else:
+                Runner.from_cfg(cfg).train()
     except Exception:
         # a new run without a checkpoint cannot be resumed: its empty or half-made directory would
         # only be mistaken for a run (by test.sh, --resume, or whoever lists work_dirs/)
@@ -189,6 +257,19 @@ def main(argv: list[str] | None = None, experiments_file: str | Path | None = No
     return [run_dir for _, run_dir in prepared]
 
 
+def check_process_count(gpus: int) -> None:
+    """``--gpus N`` given to processes a launcher started must match their number."""
+    from mmengine.dist import get_world_size
+
+    if gpus > 1 and get_world_size() != gpus:
+        raise DaspmInputError(f'--gpus {gpus}, but the launcher started {get_world_size()} process(es): '
+                              'give --gpus the number of processes, or leave it out under a launcher')
+
+
 def cli() -> None:
     """Console script ``daspm-train``."""
     main()
+
+
+if __name__ == '__main__':  # python -m daspm.cli.train (the processes --gpus N starts)
+    cli()

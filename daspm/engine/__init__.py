@@ -1,5 +1,7 @@
-"""Training/testing engine extensions (hooks, optimizer wrapper constructors)."""
-from .hooks import PredictionWriterHook
+"""Training/testing engine extensions (hooks, optimizer wrapper constructors, the distributed model wrapper)."""
+from .hooks import PredictionWriterHook, RankConsistencyHook
+from .model_wrappers import UDADistributedDataParallel
 from .optimizers import MergedParamGroupsConstructor
 
-__all__ = ['MergedParamGroupsConstructor', 'PredictionWriterHook']
+__all__ = ['MergedParamGroupsConstructor', 'PredictionWriterHook', 'RankConsistencyHook',
+           'UDADistributedDataParallel']

@@ -25,3 +25,7 @@ uda = dict(
     eval_with='student',
 )
 custom_hooks = [dict(type='DebugImageHook', interval=1000)]
+# Distributed runs (launchers only; a single process is never wrapped): average the student's
+# gradients once per optimizer step. mmengine's default DDP wrapper does not fit DACS (several
+# backward passes per step, the frozen teacher and ImageNet model) and would train source-only.
+model_wrapper_cfg = dict(type='UDADistributedDataParallel')

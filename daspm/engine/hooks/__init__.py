@@ -1,5 +1,6 @@
 """Runner hooks."""
 from .debug_images import DebugImageHook
 from .prediction_writer import PredictionWriterHook
+from .rank_consistency import RankConsistencyHook
 
-__all__ = ['DebugImageHook', 'PredictionWriterHook']
+__all__ = ['DebugImageHook', 'PredictionWriterHook', 'RankConsistencyHook']

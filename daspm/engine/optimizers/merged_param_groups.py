@@ -9,17 +9,38 @@ the same learning rates and weight decays apply with a handful of groups.
 mmengine also logs three lines per parameter and one warning per frozen parameter (about 400
 for the DACS teacher and ImageNet model) before the first iteration; those per-parameter lines
 are replaced by one summary line, so the warnings that tell a user something stay visible.
+
+Adam and AdamW run fused (one kernel for the whole update instead of a Python loop or a few
+multi-tensor kernels per group) when every trained parameter is on a GPU and the config does not
+choose (``optimizer=dict(..., fused=False)`` or ``foreach=...`` does). On the CPU the optimizer
+is left as configured, so CPU runs compute exactly what they did.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+import torch
 from mmengine.logging import MMLogger
-from mmengine.optim import DefaultOptimWrapperConstructor
+from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
+
+#: optimizers whose torch implementation has a fused kernel (``fused=True``)
+FUSABLE_OPTIMIZERS = ('Adam', 'AdamW')
+
+
+def wants_fused(optimizer_cfg: dict[str, Any], device_types: set[str]) -> bool:
+    """Whether to build the optimizer with ``fused=True``: Adam(W), all trained parameters on CUDA, no choice made."""
+    kind = optimizer_cfg.get('type')
+    name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
+    if name not in FUSABLE_OPTIMIZERS or 'fused' in optimizer_cfg or 'foreach' in optimizer_cfg:
+        return False
+    if device_types != {'cuda'}:
+        return False
+    return 'fused' in inspect.signature(getattr(torch.optim, name)).parameters
 
 
 def merge_param_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -63,7 +84,26 @@ def _quiet_per_parameter_logs() -> Iterator[_PerParameterRecords]:
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class MergedParamGroupsConstructor(DefaultOptimWrapperConstructor):
-    """``DefaultOptimWrapperConstructor`` whose per-parameter groups are merged by equal options."""
+    """``DefaultOptimWrapperConstructor`` whose per-parameter groups are merged by equal options.
+
+    Adam(W) is built fused when every trained parameter is on a GPU and the config leaves
+    ``fused``/``foreach`` unset (see the module docstring).
+    """
+
+    def __call__(self, model: nn.Module) -> OptimWrapper:
+        """Build the optim wrapper, with the fused Adam(W) kernel where it applies."""
+        module = getattr(model, 'module', model)
+        devices = {p.device.type for p in module.parameters() if p.requires_grad}
+        configured = self.optimizer_cfg
+        if wants_fused(configured, devices):
+            self.optimizer_cfg = {**configured, 'fused': True}
+            MMLogger.get_current_instance().info(
+                f'optimizer: fused {configured["type"]} (every trained parameter is on the GPU; '
+                'optimizer.fused=False in the config turns it off)')
+        try:
+            return super().__call__(model)
+        finally:
+            self.optimizer_cfg = configured
 
     def add_params(self, params: list[dict], module: nn.Module, prefix: str = '',
                    is_dcn_module: int | float | None = None) -> None:

@@ -4,7 +4,29 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ['class_mix_masks', 'mix_batch', 'class_mix']
+from ...utils.device import host_to_device
+
+__all__ = ['class_mix_masks', 'mix_batch', 'class_mix', 'present_classes']
+
+# Key of (image, class) in present_classes: image * _IMAGE_STRIDE + (class + _CLASS_OFFSET), which
+# keeps any int32 class value (also negative ones) apart and sorted within its image.
+_CLASS_OFFSET = 1 << 32
+_IMAGE_STRIDE = 1 << 33
+
+
+def present_classes(labels: Tensor) -> list[list[int]]:
+    """The sorted class values of each [H,W] label of a [B,H,W] batch, read back from the device once.
+
+    ``torch.unique`` per image would wait for the device once per image (its result size is
+    data-dependent); one ``unique`` over (image, class) keys waits once for the whole batch.
+    """
+    batch = labels.shape[0]
+    image = torch.arange(batch, device=labels.device, dtype=torch.int64).view(batch, *[1] * (labels.dim() - 1))
+    keys = torch.unique(image * _IMAGE_STRIDE + (labels.long() + _CLASS_OFFSET)).tolist()
+    classes: list[list[int]] = [[] for _ in range(batch)]
+    for key in keys:  # sorted: by image, then by class
+        classes[key // _IMAGE_STRIDE].append(key % _IMAGE_STRIDE - _CLASS_OFFSET)
+    return classes
 
 
 def class_mix_masks(labels: Tensor, ignore_index: int = 255,
@@ -20,15 +42,14 @@ def class_mix_masks(labels: Tensor, ignore_index: int = 255,
     rand_device = generator.device if generator is not None else torch.device('cpu')
     masks = torch.zeros((labels.shape[0], 1, *labels.shape[1:]), dtype=torch.float32,
                         device=labels.device)
-    for i, label in enumerate(labels):
-        classes = torch.unique(label)
-        classes = classes[classes != ignore_index]
-        n = classes.numel()
+    for i, (label, classes) in enumerate(zip(labels, present_classes(labels))):
+        classes = [c for c in classes if c != ignore_index]
+        n = len(classes)
         if n == 0:
             continue  # nothing to paste: the mixed image is the target image
-        perm = torch.randperm(n, generator=generator, device=rand_device).to(classes.device)
-        chosen = classes[perm[:(n + 1) // 2]]
-        masks[i, 0] = torch.isin(label, chosen).float()
+        perm = torch.randperm(n, generator=generator, device=rand_device)
+        chosen = torch.tensor([classes[j] for j in perm[:(n + 1) // 2].tolist()], dtype=label.dtype)
+        masks[i, 0] = torch.isin(label, host_to_device(chosen, label.device)).float()
     return masks
 
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
+import numpy as np
 import torch
+from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
@@ -15,10 +17,10 @@ from torch import Tensor, nn
 
 from ...utils.errors import DaspmInputError
 from .class_mix import class_mix, class_mix_masks
-from .ema import update_teacher
+from .ema import TeacherEMA
 from .feature_distance import feature_distance_loss, feature_distance_mask
 from .masking import MICOptions, block_mask, mask_images
-from .pseudo_label import pseudo_labels_from_logits
+from .pseudo_label import pseudo_labels_with_share
 from .strong_augmentation import strong_augment
 
 
@@ -58,7 +60,15 @@ class DACS(BaseModel):
             and pseudo-weight of the unmasked target (step 4), times ``loss_weight``, with its own
             backward. Logged as ``masked.decode.loss_ce``. Its random draws come after those of
             DACS, so an iteration's DACS part is the same with and without MIC.
-        seed: seed of the generator behind ClassMix, strong augmentation and MIC masks.
+        seed: seed of the generator behind ClassMix, strong augmentation and MIC masks. In
+            distributed training rank 0 uses it and every other rank a seed derived from
+            (seed, rank), so that the processes mix and augment their images differently.
+
+    Distributed training: ``grad_sync``, when set, is called once right before each optimizer
+    step, after all backward passes of the iteration (those of accumulated iterations included);
+    ``UDADistributedDataParallel`` (the model wrapper of the UDA configs) sets it to average the
+    student's gradients over the processes. The teacher and the ImageNet model are not wrapped:
+    each process updates its teacher from its own copy of the student, which is the same on all.
     """
 
     def __init__(self, model: dict, data_preprocessor: dict | None = None, alpha: float = 0.99,
@@ -109,12 +119,15 @@ class DACS(BaseModel):
         self.mic = MICOptions.from_cfg(mic)
         self.num_classes = self.model.decode_head.num_classes
         self.ignore_index = self.model.decode_head.ignore_index
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed = int(seed)
+        self.generator = torch.Generator().manual_seed(rank_seed(self.seed, get_rank()))
+        self.grad_sync: Callable[[], None] | None = None
         self.local_iter = 0
         self.debug_output: dict = {}
         # the teacher predicts without dropout / drop-path but keeps BN in training mode, as the reference
         self._teacher_dropouts = [m for m in self.ema_model.modules() if _is_dropout(m)]
-        # the preprocessor's normalisation, as lists for strong augmentation and the debug grid
+        self._ema = TeacherEMA(self.ema_model, self.model)
+        # the preprocessor's normalisation as lists, for the debug grid and the value scale
         self._mean_std = (self.data_preprocessor.mean.flatten().tolist(),
                           self.data_preprocessor.std.flatten().tolist())
         self.value_scale = float(value_scale) if value_scale is not None \
@@ -150,15 +163,19 @@ class DACS(BaseModel):
         if mode == 'tensor':
             return self.eval_model._forward(inputs, data_samples)
         if mode == 'loss':
+            self._check_gradient_sync()  # mmengine's DDP wrapper trains through here: source-only
             return self.model.loss(inputs, data_samples)
         raise ValueError(f'invalid mode {mode!r}')
 
     # ------------------------------------------------------------------- training
     def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> dict[str, Tensor]:
         """One UDA iteration: teacher update, source, FD, pseudo-labels, ClassMix, augmentation, mixed step."""
+        self._check_gradient_sync()
         iteration = self._iteration()
         # 1. teacher update (iteration 0: copy of the student)
-        update_teacher(self.ema_model, self.model, iteration, self.alpha)
+        if self._ema.teacher is not self.ema_model or self._ema.student is not self.model:
+            self._ema = TeacherEMA(self.ema_model, self.model)  # a part was replaced (e.g. SyncBN reverted)
+        self._ema.update(iteration, self.alpha)
         if iteration == 0 and self.imnet_model is not None:
             # Same weights as the student's start: the ImageNet weights when the config loads them,
             # otherwise the student's own initialisation (a frozen copy, never updated).
@@ -195,8 +212,10 @@ class DACS(BaseModel):
             valid = unpadded_mask(target['data_samples'], tgt_img.shape[-2:], tgt_img.device)
             pseudo_label, pseudo_weight, confident = self._pseudo_label(
                 tgt_img, valid if self.ignore_padding else None)
-            log_vars['pseudo_weight'] = torch.tensor(confident)
-            log_vars['tgt_pad_share'] = torch.tensor(0.0 if valid is None else 1.0 - valid.float().mean().item())
+            # logged as tensors: the logger reads them after the step, so the step never waits for the GPU
+            log_vars['pseudo_weight'] = confident.float()
+            log_vars['tgt_pad_share'] = (torch.zeros((), device=tgt_img.device) if valid is None
+                                         else 1.0 - valid.float().mean())
 
             # 5. ClassMix across domains, 6. strong augmentation
             if self.mix == 'class':
@@ -206,8 +225,7 @@ class DACS(BaseModel):
             else:
                 mask = torch.zeros_like(src_label, dtype=src_img.dtype)
                 mixed_img, mixed_label, mixed_weight = tgt_img, pseudo_label.unsqueeze(1), pseudo_weight
-            mixed_img = strong_augment(
-                mixed_img, self._mean_std[0], self._mean_std[1], **self._augmentation_options())
+            mixed_img = strong_augment(mixed_img, *self._normalisation(), **self._augmentation_options())
 
             # 7. mixed step with the pseudo-weight
             mix_logits = self.model.decode_head.forward(self.model.extract_feat(mixed_img))
@@ -227,8 +245,8 @@ class DACS(BaseModel):
                 _backward(optim_wrapper, masked_loss)
             log_vars['loss'] = total
 
-        # 8. one optimizer step for the sum of all gradients
-        _step(optim_wrapper)
+        # 8. one optimizer step for the sum of all gradients (averaged over the processes first)
+        _step(optim_wrapper, self.grad_sync)
         self.local_iter = iteration + 1
         self.debug_output = dict(
             source_image=src_img.detach(), target_image=tgt_img.detach(), mixed_image=mixed_img.detach(),
@@ -239,14 +257,26 @@ class DACS(BaseModel):
             self.debug_output.update(masked_image=masked_img.detach(), mic_mask=mic_mask)
         return log_vars
 
+    def _check_gradient_sync(self) -> None:
+        """Refuse to train in several processes when nothing averages the gradients.
+
+        Each process would train its own student on its own data, and mmengine's default DDP
+        wrapper would call ``forward(mode='loss')``: the student on the source only.
+        """
+        if self.grad_sync is None and get_world_size() > 1:
+            raise RuntimeError(
+                "DACS trains in a distributed process group, but nothing averages its student's "
+                "gradients: set model_wrapper_cfg = dict(type='UDADistributedDataParallel') in the config "
+                '(configs/_base_/uda/dacs.py does; a config that sets model_wrapper_cfg itself overrides it)')
+
     def _iteration(self) -> int:
         """The runner's iteration (restored on resume); a local counter outside a runner."""
         info = MessageHub.get_current_instance().get_info('iter')
         return int(info) if info is not None else self.local_iter
 
     @torch.no_grad()
-    def _pseudo_label(self, tgt_img: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor, float]:
-        """Teacher prediction on the target: argmax labels, pseudo-weight map and the confident share.
+    def _pseudo_label(self, tgt_img: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Teacher prediction on the target: argmax labels, pseudo-weight map and the confident share (0-dim tensor).
 
         The logits are resized to the (padded) batch, not to a sample's ``img_shape`` as mmseg's
         ``encode_decode`` does, so that pseudo-labels line up with the padded images they mix with.
@@ -257,8 +287,12 @@ class DACS(BaseModel):
         head = self.ema_model.decode_head
         logits = resize(head.forward(self.ema_model.extract_feat(tgt_img)), size=tgt_img.shape[-2:],
                         mode='bilinear', align_corners=head.align_corners)
-        return pseudo_labels_from_logits(logits, self.pseudo_threshold, self.pseudo_margins, valid=valid,
-                                         per_pixel=self.pseudo_weight_mode == 'pixel')
+        return pseudo_labels_with_share(logits, self.pseudo_threshold, self.pseudo_margins, valid=valid,
+                                        per_pixel=self.pseudo_weight_mode == 'pixel')
+
+    def _normalisation(self) -> tuple[Tensor, Tensor]:
+        """The preprocessor's mean and std, on the model's device (not copied there at every call)."""
+        return self.data_preprocessor.mean, self.data_preprocessor.std
 
     def _augmentation_options(self) -> dict:
         """Keyword arguments of ``strong_augment`` for the mixed and the MIC images (shared generator)."""
@@ -272,7 +306,7 @@ class DACS(BaseModel):
 
         Returns (loss, log entries, masked images, [B,1,H,W] block mask).
         """
-        augmented = strong_augment(tgt_img, self._mean_std[0], self._mean_std[1], **self._augmentation_options())
+        augmented = strong_augment(tgt_img, *self._normalisation(), **self._augmentation_options())
         b, _, h, w = tgt_img.shape
         mask = block_mask(b, h, w, self.mic.mask_ratio, self.mic.block_size, generator=self.generator,
                           device=tgt_img.device)
@@ -292,6 +326,14 @@ class DACS(BaseModel):
         mask = feature_distance_mask(src_label, tuple(student_feat.shape[-2:]), self.fd_classes,
                                      self.fd_scale_min_ratio, self.num_classes, self.ignore_index)
         return feature_distance_loss(student_feat, imnet_feat, mask, self.fd_lambda), mask
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """``seed`` for rank 0 (and a single process); for another rank a seed derived from (seed, rank)."""
+    if rank == 0:
+        return int(seed)
+    # SeedSequence spreads (seed, rank) over the seed space: seed + rank would repeat another run's seeds
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(rank)]).generate_state(1, np.uint64)[0])
 
 
 def infer_value_scale(mean: Sequence[float], std: Sequence[float]) -> float:
@@ -353,9 +395,15 @@ def _backward(optim_wrapper: OptimWrapper, loss: Tensor, retain_graph: bool = Fa
     optim_wrapper._inner_count -= 1
 
 
-def _step(optim_wrapper: OptimWrapper) -> None:
-    """Count the iteration and step the optimizer when gradient accumulation allows it."""
+def _step(optim_wrapper: OptimWrapper, grad_sync: Callable[[], None] | None = None) -> None:
+    """Count the iteration and step the optimizer when gradient accumulation allows it.
+
+    ``grad_sync`` (distributed training) averages the gradients first: once per optimizer step,
+    whatever the number of backward passes and accumulated iterations before it.
+    """
     optim_wrapper._inner_count += 1
     if optim_wrapper.should_update():
+        if grad_sync is not None:
+            grad_sync()
         optim_wrapper.step()
         optim_wrapper.zero_grad()

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...utils.device import host_to_device
+
 __all__ = ['downscale_label_ratio', 'feature_distance_mask', 'feature_distance_loss']
 
 
@@ -68,7 +70,7 @@ def feature_distance_mask(label: Tensor, feat_shape: Sequence[int],
                          lambda x: F.adaptive_avg_pool2d(x, (h, w)))
     if classes is None:
         return down != ignore_index
-    keep = torch.as_tensor(list(classes), dtype=down.dtype, device=down.device)
+    keep = host_to_device(torch.as_tensor(list(classes), dtype=down.dtype), down.device)
     return torch.isin(down, keep)
 
 

@@ -21,6 +21,8 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
+from ...utils.device import host_to_device
+
 __all__ = ['MICOptions', 'block_mask', 'mask_images']
 
 
@@ -60,7 +62,7 @@ def block_mask(batch: int, height: int, width: int, mask_ratio: float, block_siz
     rand_device = generator.device if generator is not None else torch.device('cpu')
     keep = torch.rand((batch, 1, rows, cols), generator=generator, device=rand_device) >= mask_ratio
     mask = keep.float().repeat_interleave(block_size, dim=2).repeat_interleave(block_size, dim=3)
-    return mask[..., :height, :width].to(device if device is not None else rand_device)
+    return host_to_device(mask[..., :height, :width], device if device is not None else rand_device)
 
 
 def mask_images(images: Tensor, mask: Tensor) -> Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ['pseudo_labels_from_logits']
+__all__ = ['pseudo_labels_from_logits', 'pseudo_labels_with_share']
 
 
 def pseudo_labels_from_logits(
@@ -29,6 +29,24 @@ def pseudo_labels_from_logits(
     on its own: 1 where the teacher is confident, 0 elsewhere, instead of the batch's share on
     every pixel. The returned share is the same either way.
     """
+    label, weight, share = pseudo_labels_with_share(logits, threshold, margins, valid, per_pixel)
+    return label, weight, share.item()
+
+
+def pseudo_labels_with_share(
+    logits: Tensor,
+    threshold: float = 0.968,
+    margins: tuple[int, int, int, int] = (0, 0, 0, 0),
+    valid: Tensor | None = None,
+    per_pixel: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`pseudo_labels_from_logits` with the share as a 0-dim float64 tensor on the logits' device.
+
+    Nothing here waits for the device (no ``.item()``): the training step logs the tensor, and the
+    logger reads it after the step. The values are those of the Python arithmetic this replaces:
+    the share of a padded batch is the float64 quotient of the two counts, and the weight map
+    holds it rounded to float32.
+    """
     if logits.dim() != 4:
         raise ValueError(f'logits must be [B,C,H,W], got shape {tuple(logits.shape)}')
     top, bottom, left, right = (int(m) for m in margins)
@@ -40,15 +58,15 @@ def pseudo_labels_from_logits(
         max_prob, pseudo_label = torch.max(probs, dim=1)
         confident = max_prob >= threshold
         if valid is None:
-            share = confident.float().mean().item()
+            share = confident.float().mean().double()
         else:
             if valid.shape != max_prob.shape:
                 raise ValueError(f'valid mask {tuple(valid.shape)} does not match logits {tuple(max_prob.shape)}')
             valid = valid.to(max_prob.device)
-            share = (confident & valid).sum().item() / max(int(valid.sum().item()), 1)
-        weight = confident.float() if per_pixel else torch.full_like(max_prob, share)
+            share = (confident & valid).sum().double() / valid.sum().clamp(min=1).double()
+        weight = confident.float() if per_pixel else share.to(max_prob.dtype).expand_as(max_prob).clone()
         if valid is not None:
-            weight[~valid] = 0
+            weight.masked_fill_(~valid, 0)  # not weight[~valid] = 0: boolean indexing waits for the GPU
         b, h, w = weight.shape
         if top > 0:
             weight[:, :top, :] = 0
@@ -58,4 +76,4 @@ def pseudo_labels_from_logits(
             weight[:, :, :left] = 0
         if right > 0:
             weight[:, :, max(w - right, 0):] = 0
-    return pseudo_label.long(), weight, float(share)
+    return pseudo_label.long(), weight, share

@@ -33,6 +33,8 @@ from kornia.color import hsv_to_rgb, rgb_to_hsv
 from kornia.filters import gaussian_blur2d
 from torch import Tensor
 
+from ...utils.device import host_to_device
+
 __all__ = ['strong_augment', 'blur_kernel_size', 'color_jitter']
 
 
@@ -117,10 +119,16 @@ def strong_augment(
     std_t = _channel_tensor(std, c, device)
 
     # All draws happen in this fixed order, whatever is applied, so a seed fixes everything.
+    # They stay on the generator's device (the CPU for DACS's generator): which images are
+    # jittered or blurred is then known without waiting for the GPU, and only the factors of the
+    # selected images are copied over.
     rand_device = generator.device if generator is not None else torch.device('cpu')
 
     def rand(n: int) -> Tensor:
-        return torch.rand(n, generator=generator, device=rand_device).to(device)
+        return torch.rand(n, generator=generator, device=rand_device)
+
+    def on_device(values: Tensor) -> Tensor:
+        return host_to_device(values, device)
 
     s = float(color_jitter_strength)
     jitter_on = rand(b) < color_jitter_p
@@ -144,13 +152,15 @@ def strong_augment(
 
         sel = jitter_on.nonzero().flatten()
         if sel.numel() > 0 and s > 0:
-            x[sel] = color_jitter(x[sel], brightness[sel], contrast[sel], saturation[sel], hue[sel],
-                                  order, clamp=clamp)
+            factors = on_device(torch.stack((brightness[sel], contrast[sel], saturation[sel], hue[sel])))
+            sel = on_device(sel)
+            x[sel] = color_jitter(x[sel], *factors.unbind(0), order, clamp=clamp)
 
         sel = blur_on.nonzero().flatten()
         if sel.numel() > 0:
             kernel = (blur_kernel_size(h), blur_kernel_size(w))
-            sig = sigma[sel].view(-1, 1).expand(-1, 2).contiguous()
+            sig = on_device(sigma[sel].view(-1, 1).expand(-1, 2).contiguous())
+            sel = on_device(sel)
             x[sel] = gaussian_blur2d(x[sel], kernel, sig, border_type='reflect')
 
     out = (x * value_scale - mean_t) / std_t
