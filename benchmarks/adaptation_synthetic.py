@@ -281,7 +281,9 @@ def main() -> None:
         selected = []
     for seed in args.seeds if selected else []:
         prepare_data(REPO / args.data_root / f'seed{seed}', seed)
-    threads = max(1, (os.cpu_count() or 2) // args.jobs) if args.jobs > 1 else None
+    # one share of the cores per run: torch's default of one thread per core, with several runs at
+    # once, makes their OpenMP threads spin against each other (measured: 40x slower iterations)
+    threads = max(1, (os.cpu_count() or 2) // args.jobs)
     results: dict[tuple[str, int], dict] = {}
     lock = threading.Lock()
     source_only_done = {seed: threading.Event() for seed in args.seeds}
