@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         out = work / f'map_{size}.tif'
         stats = _run_child(['--child', str(scene), '--out', str(out), *common])
         if not args.keep_maps:
-            for path in (out, Path(f'{out}.aux.xml')):
+            for path in (out, Path(f'{out}.aux.xml'), out.with_suffix('.json')):
                 path.unlink(missing_ok=True)
         rows.append(dict(input=size, output=stats['shape'], peak_mb=stats['peak_mb'], seconds=stats['seconds'],
                          windows=stats['windows'], whole_mb=whole_image_bytes(stats['shape'][0]) / 2 ** 20))

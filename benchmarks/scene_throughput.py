@@ -9,7 +9,14 @@ mmseg = ``EncoderDecoder.inference`` with ``test_cfg=dict(mode='slide', crop_siz
 the whole image (one window per forward pass, logits summed in a full-image tensor), ours =
 ``map_scene`` (batched windows, ramp-weighted softmax blend, streaming rows into an in-memory
 sink). Repeats are interleaved (the order alternates) and medians are compared.
-Reported: output megapixels per second, the ratio ours / mmseg, and how often the maps agree.
+Reported: output megapixels per second, the ratio ours / mmseg, and how often the maps agree,
+plus where map_scene's time went (reading, forward passes, blending, writing).
+
+On the CPU map_scene runs an inference copy of the model (batch norms folded, dilated depthwise
+convolutions as shifted sums) and one window per torch thread side by side, each single-threaded.
+``--breakdown`` adds a run of map_scene with the model as it is and one window at a time (all
+threads on each window, as mmseg), which separates the two gains. Process CPU seconds are
+printed beside wall seconds: on a shared machine they are the steadier measure.
 """
 from __future__ import annotations
 
@@ -98,19 +105,26 @@ def mmseg_slide(segmentor, preprocessor, image, window: int, overlap: int):
         return logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
 
 
-def ours(model, image_np, window: int, overlap: int, batch_size: int, amp: str | None):
-    """map_scene on the same in-memory image (input grid = output grid) -> class map (H, W) uint8."""
+def ours(model, image_np, window: int, overlap: int, batch_size: int, amp: str | None, plain: bool = False,
+         timings: dict | None = None):
+    """map_scene on the same in-memory image (input grid = output grid) -> class map (H, W) uint8.
+
+    ``plain``: the model as it is and one batch at a time (no inference copy, no parallel windows).
+    """
     from affine import Affine
 
-    from daspm.apis.scene import ArraySink, ArraySource, input_spec, map_scene, output_grid
+    from daspm.apis.scene import ArraySink, ArraySource, as_predictor, input_spec, map_scene, output_grid
     from rasterio.windows import Window
 
     spec = input_spec(scale=1.0)
     source = ArraySource(image_np, Affine(2.0, 0, 500000.0, 0, -2.0, 4000000.0), 'EPSG:32650')
     grid = output_grid(source, Window(0, 0, source.width, source.height), 1.0)
     sink = ArraySink(grid, with_confidence=False)
-    map_scene(source, model, spec, sink, window_size=window, overlap=overlap, batch_size=batch_size, amp=amp,
-              progress=False, grid=grid)
+    result = map_scene(source, as_predictor(model, optimize=not plain), spec, sink, window_size=window,
+                       overlap=overlap, batch_size=batch_size, amp=amp, progress=False, grid=grid,
+                       workers=1 if plain else None)
+    if timings is not None:
+        timings.update(result.timings, workers=result.workers)
     return sink.class_map
 
 
@@ -128,6 +142,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--device', default=None)
     parser.add_argument('--amp', choices=['bf16', 'fp16'])
     parser.add_argument('--work-dir', default='work_dirs/bench_scene', help='where the model files go')
+    parser.add_argument('--breakdown', action='store_true',
+                        help='also time map_scene with the model as it is, one window at a time')
     args = parser.parse_args(argv)
 
     import torch
@@ -147,32 +163,50 @@ def main(argv: list[str] | None = None) -> dict:
         with _autocast(torch.device(device), args.amp):
             return mmseg_slide(segmentor, model.data_preprocessor, image, args.window_size, args.overlap)
 
+    timings: dict = {}
+
     def run_ours():
-        return ours(model, image_np, args.window_size, args.overlap, args.batch_size, args.amp)
+        return ours(model, image_np, args.window_size, args.overlap, args.batch_size, args.amp, timings=timings)
+
+    def run_plain():
+        return ours(model, image_np, args.window_size, args.overlap, args.batch_size, args.amp, plain=True)
 
     runners = {'mmseg slide': run_mmseg, 'map_scene': run_ours}
+    if args.breakdown:
+        runners['map_scene (model as is, 1 window at a time)'] = run_plain
     maps = {name: fn() for name, fn in runners.items()}  # warm-up (allocator, kernels), not timed
     times: dict[str, list[float]] = {name: [] for name in runners}
+    cpu: dict[str, list[float]] = {name: [] for name in runners}
     for rep in range(args.repeats):
         order = list(runners) if rep % 2 == 0 else list(runners)[::-1]
         for name in order:
             sync()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             maps[name] = runners[name]()
             sync()
             times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
     med = {name: statistics.median(t) for name, t in times.items()}
+    med_cpu = {name: statistics.median(t) for name, t in cpu.items()}
     ratio = med['mmseg slide'] / med['map_scene']
+    cpu_ratio = med_cpu['mmseg slide'] / med_cpu['map_scene']
     agree = float((maps['mmseg slide'] == maps['map_scene']).mean())
     print(f'device {device} ({torch.get_num_threads()} threads), model {args.model}, amp {args.amp}, image '
           f'{args.size}x{args.size} ({mpx:.2f} Mpx), window {args.window_size}, overlap {args.overlap}, '
           f'batch {args.batch_size}, repeats {args.repeats} (interleaved, medians)')
+    width = max(len(name) for name in runners)
     for name in runners:
-        print(f'  {name:12s} {med[name]:8.3f} s  {mpx / med[name]:8.3f} Mpx/s   runs: '
-              + ' '.join(f'{t:.3f}' for t in times[name]))
-    print(f'  speed ratio map_scene / mmseg slide: {ratio:.2f}x')
+        print(f'  {name:{width}s} {med[name]:8.3f} s  {mpx / med[name]:8.3f} Mpx/s  cpu {med_cpu[name]:8.3f} s'
+              '   runs: ' + ' '.join(f'{t:.3f}' for t in times[name]))
+    print(f'  speed ratio map_scene / mmseg slide: {ratio:.2f}x (wall), {cpu_ratio:.2f}x (process CPU time)')
+    if args.breakdown:
+        plain = 'map_scene (model as is, 1 window at a time)'
+        print(f'  map_scene with the model as is, one window at a time: '
+              f'{med["mmseg slide"] / med[plain]:.2f}x (wall) of mmseg slide')
     print(f'  class maps agree on {100 * agree:.2f}% of pixels (blend weights and window positions differ)')
-    return dict(median_s=med, ratio=ratio, agreement=agree)
+    print(f'  map_scene time (last run, {timings.get("workers")} windows at once; forward passes of the workers '
+          'add up): ' + ', '.join(f'{k} {v:.2f} s' for k, v in timings.items() if k != 'workers'))
+    return dict(median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree)
 
 
 if __name__ == '__main__':

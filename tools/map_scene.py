@@ -1,6 +1,8 @@
-"""Map a whole Sentinel-2 scene to a GeoTIFF on the sub-pixel grid (also ``daspm-map``).
+"""Map Sentinel-2 scenes to land-use COGs on the sub-pixel grid (also ``daspm-map``).
 
     python tools/map_scene.py INPUT [INPUT ...] CONFIG CHECKPOINT --out map.tif
+    python tools/map_scene.py SCENE [SCENE ...] CONFIG CHECKPOINT --out-dir maps/
+    torchrun --nproc-per-node 4 tools/map_scene.py --list scenes.txt CONFIG CHECKPOINT --out-dir maps/
 
 The code is in daspm/cli/map_scene.py.
 """

@@ -15,12 +15,21 @@ from rasterio.errors import RasterioIOError
 from .errors import DaspmInputError
 
 
+def is_gdal_virtual(path: str | os.PathLike) -> bool:
+    """A GDAL virtual file path such as ``/vsizip//data/S2_product.zip/...`` (kept a string: Path drops '//')."""
+    return isinstance(path, str) and path.startswith('/vsi')
+
+
 @contextmanager
 def open_raster(path: str | os.PathLike) -> Iterator[rasterio.DatasetReader]:
-    """Open a raster for reading; a missing or unreadable file raises DaspmInputError naming it."""
-    path = Path(path)
-    if not path.exists():
-        raise DaspmInputError(f'{path}: file not found; check the path (and the dataset root in the config)')
+    """Open a raster for reading; a missing or unreadable file raises DaspmInputError naming it.
+
+    GDAL virtual paths (``/vsizip/...``, e.g. a band inside a zipped Sentinel-2 product) are opened as given.
+    """
+    if not is_gdal_virtual(path):
+        path = Path(path)
+        if not path.exists():
+            raise DaspmInputError(f'{path}: file not found; check the path (and the dataset root in the config)')
     try:
         src = rasterio.open(path)
     except RasterioIOError as err:
@@ -70,6 +79,27 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def convert_to_cog(src_path: str | os.PathLike, dst_path: str | os.PathLike, *, overview_resampling: str,
+                   overview_count: int, blocksize: int = 256) -> Path:
+    """Copy a finished GeoTIFF into a Cloud Optimized GeoTIFF with GDAL's COG driver.
+
+    Tiled, DEFLATE, ``overview_count`` internal overviews made with ``overview_resampling``
+    ('MODE' for classes, 'AVERAGE' for continuous values), IFDs before the data (the ghost-area
+    layout that COG readers check); colour table, nodata, descriptions and tags are kept.
+    """
+    from rasterio.shutil import copy as gdal_copy
+
+    options = dict(driver='COG', COMPRESS='DEFLATE', BLOCKSIZE=blocksize, BIGTIFF='IF_SAFER',
+                   OVERVIEW_RESAMPLING=overview_resampling)
+    if overview_count > 0:
+        options['OVERVIEW_COUNT'] = overview_count
+    else:
+        options['OVERVIEWS'] = 'NONE'
+    with rasterio.Env(GDAL_NUM_THREADS='ALL_CPUS'):
+        gdal_copy(str(src_path), str(dst_path), **options)
+    return Path(dst_path)
 
 
 def write_geotiff(path: str | os.PathLike, array: np.ndarray, *, crs, transform: Affine,

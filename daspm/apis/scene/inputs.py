@@ -2,7 +2,9 @@
 
 Every source exposes the configured bands on one reference grid (the finest of the selected
 bands) and reads windows of it as raw values plus a nodata mask, so the mapper never holds
-more than a window of the scene.
+more than a window of the scene. A Sentinel-2 product (.SAFE folder or .zip, see sentinel2.py)
+is a band-files source whose values are harmonised with the product's offsets and whose quality
+mask (clouds, ...) leaves pixels out of the map.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from rasterio.windows import Window
 from ...datasets.transforms.geotiff_loading import georeference, normalize_band_name, resolve_band_indexes
 from ...datasets.transforms.subpixel import INTERPOLATIONS
 from ...utils.errors import DaspmInputError
-from ...utils.raster import open_raster, pixel_size
+from ...utils.raster import is_gdal_virtual, open_raster, pixel_size
+from .sentinel2 import DEFAULT_MASK_CLASSES, is_product, quality_mask, read_product
 from .spec import InputSpec
 
 RASTER_SUFFIXES = {'.tif', '.tiff', '.jp2', '.vrt', '.img'}
@@ -58,11 +61,25 @@ class SceneSource:
     transform: Affine
     dtype: str
     band_names: list[str]      # of the selected bands, in model order
-    files: Sequence[Path] = ()  # the files read (empty for in-memory sources)
+    files: Sequence[Path | str] = ()  # the files read (empty for in-memory sources; str: GDAL /vsizip/ paths)
+    # True when read() already returns reflectance x 10000 with a product's own offsets applied:
+    # the config's LoadGeoTiff offset (which describes its training files) is then not added again
+    harmonised: bool = False
+    notes: Sequence[str] = ()   # what was found / applied, for the log
+    product = None              # the sentinel2.Sentinel2Product read, if the input is one
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Raw values (bands, h, w) as float32 and the nodata mask (h, w) of an in-scene integer window."""
         raise NotImplementedError
+
+    @property
+    def has_exclusion(self) -> bool:
+        """Whether the source has a quality mask (read_exclusion returns arrays)."""
+        return False
+
+    def read_exclusion(self, window: Window) -> np.ndarray | None:
+        """(h, w) bool, True where a quality mask (clouds...) leaves valid pixels out of the map; None if none."""
+        return None
 
     @property
     def count(self) -> int:
@@ -95,11 +112,16 @@ def _check_georeferenced(crs, transform: Affine, label: str) -> None:
             'assign them (e.g. gdal_edit.py -a_srs EPSG:32633 -a_ullr ...) or map a GeoTIFF/VRT that has them')
 
 
-def _open_dataset(path: Path, stack: ExitStack) -> rasterio.DatasetReader:
-    """Open ``path`` for the lifetime of ``stack`` with open_raster's clear errors."""
+def _open_dataset(path: Path | str, stack: ExitStack) -> rasterio.DatasetReader:
+    """Open ``path`` (a file or a GDAL /vsizip/ path) for the lifetime of ``stack`` with open_raster's clear errors."""
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', NotGeoreferencedWarning)
         return stack.enter_context(open_raster(path))
+
+
+def _as_path(path: Path | str) -> Path | str:
+    """A Path, except GDAL virtual paths, which must stay strings ('/vsizip//abs/...' keeps its '//')."""
+    return path if is_gdal_virtual(path) else Path(path)
 
 
 def _read_masked(src: rasterio.DatasetReader, indexes: list[int], window: Window,
@@ -155,24 +177,39 @@ class BandFilesSource(SceneSource):
 
     The reference grid is the one of the finest selected band; coarser bands (20 m, 60 m) are
     resampled by an integer factor (``band_resampling``, bilinear by default), anchored at the
-    common upper-left corner, window by window.
+    common upper-left corner, window by window. ``radiometry`` (band -> (offset, gain)) turns raw
+    values into (raw + offset) * gain before resampling (a product's own offsets), and
+    ``exclusion`` (a callable (transform, crs, shape) -> (sentinel2.QualityMask | None, note),
+    called with the reference grid) marks the pixels a quality layer leaves out.
     """
 
-    def __init__(self, files: dict[str, Path], spec: InputSpec, nodata: float | None = None,
-                 band_resampling: str = 'bilinear', label: str | None = None) -> None:
+    def __init__(self, files: dict[str, Path | str], spec: InputSpec, nodata: float | None = None,
+                 band_resampling: str = 'bilinear', label: str | None = None,
+                 radiometry: dict[str, tuple[float, float]] | None = None, exclusion=None,
+                 notes: Sequence[str] = ()) -> None:
         if band_resampling not in _BAND_RESAMPLING:
             raise ValueError(f'band_resampling must be one of {sorted(_BAND_RESAMPLING)}, got {band_resampling!r}')
         names = sorted(files, key=_band_sort_key)
         self.label = label or ', '.join(str(files[n]) for n in names)
         indexes = resolve_band_indexes(spec.bands, names, f'{self.label} (bands found: {names})')
         self.band_names = [names[i - 1] for i in indexes]
-        self.files = [Path(files[n]) for n in self.band_names]
+        self.files = [_as_path(files[n]) for n in self.band_names]
         self.nodata = nodata
         self.interpolation = _BAND_RESAMPLING[band_resampling]
+        self.harmonised = radiometry is not None
+        self._radiometry = [(radiometry or {}).get(n, (0.0, 1.0)) for n in self.band_names]
+        self.notes = list(notes)
+        self._exclusion = None
         self._stack = ExitStack()
         try:
-            self._bands = [_open_dataset(Path(files[n]), self._stack) for n in self.band_names]
+            self._bands = [_open_dataset(path, self._stack) for path in self.files]
             self._set_grid()
+            if exclusion is not None:
+                # built on the reference grid, which is known only now
+                self._exclusion, note = exclusion(self.transform, self.crs, (self.height, self.width))
+                self.notes.append(note)
+                if self._exclusion is not None:
+                    self._stack.callback(self._exclusion.close)
         except Exception:
             self._stack.close()
             raise
@@ -204,16 +241,26 @@ class BandFilesSource(SceneSource):
         h, w = int(window.height), int(window.width)
         data = np.empty((len(self._bands), h, w), np.float32)
         nodata = np.ones((h, w), bool)
-        for i, (src, k) in enumerate(zip(self._bands, self.factors)):
+        for i, (src, k, radiometry) in enumerate(zip(self._bands, self.factors, self._radiometry)):
             if k == 1:
                 band, mask = _read_masked(src, [1], window, self.nodata)
-                data[i], mask = band[0], mask[0]
+                data[i], mask = _harmonise(band[0], radiometry), mask[0]
             else:
-                data[i], mask = self._read_coarse(src, k, window)
+                data[i], mask = self._read_coarse(src, k, window, radiometry)
             nodata &= mask
         return data, nodata
 
-    def _read_coarse(self, src, k: int, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def has_exclusion(self) -> bool:
+        """Whether a quality mask is applied."""
+        return self._exclusion is not None
+
+    def read_exclusion(self, window: Window) -> np.ndarray | None:
+        """Pixels of ``window`` the product's quality mask leaves out (None without a mask)."""
+        return None if self._exclusion is None else self._exclusion.read(window)
+
+    def _read_coarse(self, src, k: int, window: Window,
+                     radiometry: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
         """A window of a band k times coarser, resampled xk exactly as the whole band would be."""
         r0, c0 = int(window.row_off), int(window.col_off)
         r1, c1 = r0 + int(window.height), c0 + int(window.width)
@@ -221,7 +268,9 @@ class BandFilesSource(SceneSource):
         cr0, cc0 = max(r0 // k - 2, 0), max(c0 // k - 2, 0)
         cr1, cc1 = min(-(-r1 // k) + 2, src.height), min(-(-c1 // k) + 2, src.width)
         band, mask = _read_masked(src, [1], Window(cc0, cr0, cc1 - cc0, cr1 - cr0), self.nodata)
-        fine = cv2.resize(band[0], ((cc1 - cc0) * k, (cr1 - cr0) * k), interpolation=self.interpolation)
+        # harmonised before resampling, so that products of two baselines give the very same values
+        fine = cv2.resize(_harmonise(band[0], radiometry), ((cc1 - cc0) * k, (cr1 - cr0) * k),
+                          interpolation=self.interpolation)
         fine_mask = mask[0].repeat(k, axis=0).repeat(k, axis=1)
         rows, cols = slice(r0 - cr0 * k, r1 - cr0 * k), slice(c0 - cc0 * k, c1 - cc0 * k)
         return _take_padded(fine, rows, cols), _take_padded(fine_mask, rows, cols)
@@ -229,6 +278,16 @@ class BandFilesSource(SceneSource):
     def close(self) -> None:
         """Close the band files."""
         self._stack.close()
+
+
+def _harmonise(band: np.ndarray, radiometry: tuple[float, float]) -> np.ndarray:
+    """(raw + offset) * gain in place (float32): a product's DNs as reflectance x 10000 without offset."""
+    offset, gain = radiometry
+    if offset:
+        band += np.float32(offset)
+    if gain != 1.0:
+        band *= np.float32(gain)
+    return band
 
 
 def _take_padded(array: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
@@ -298,17 +357,29 @@ def _resolution_of(path: Path) -> float:
 
 
 def open_scene(inputs: Sequence[str | Path], spec: InputSpec, nodata: float | None = None,
-               band_resampling: str = 'bilinear') -> SceneSource:
-    """Open a multi-band raster, a directory of band files or a list of band files as a SceneSource."""
+               band_resampling: str = 'bilinear',
+               mask_classes: Sequence[int] | None = DEFAULT_MASK_CLASSES) -> SceneSource:
+    """Open a Sentinel-2 product (.SAFE folder or .zip), a multi-band raster, a directory of band files
+    or a list of band files as a SceneSource.
+
+    ``mask_classes``: scene classification (SCL) classes of a product that become nodata in the
+    map (for L1C, the cloud-mask layers standing for them); None or empty: no mask.
+    """
     paths = [Path(p) for p in inputs]
     if not paths:
         raise DaspmInputError('no input given: pass a GeoTIFF/VRT, a directory of band files or band files')
     for path in paths:
         if not path.exists():
             raise DaspmInputError(f'{path}: file not found; check the path')
+    if len(paths) == 1 and is_product(paths[0]):
+        return open_product(paths[0], spec, nodata=nodata, band_resampling=band_resampling,
+                            mask_classes=mask_classes)
     if len(paths) == 1 and paths[0].is_file():
         return RasterSource(paths[0], spec, nodata)
     if len(paths) == 1:
+        if paths[0].name.upper().endswith('.SAFE'):
+            warnings.warn(f'{paths[0]} has no MTD_MSIL1C.xml / MTD_MSIL2A.xml: read as a folder of band files, '
+                          'without the product\'s offsets and quality masks')
         files = find_band_files(paths[0])
         if not files:
             raise DaspmInputError(f'{paths[0]}: no band files found (raster files named like '
@@ -325,6 +396,34 @@ def open_scene(inputs: Sequence[str | Path], spec: InputSpec, nodata: float | No
             files[name] = path
         label = None
     return BandFilesSource(files, spec, nodata=nodata, band_resampling=band_resampling, label=label)
+
+
+def open_product(path: Path, spec: InputSpec, nodata: float | None = None, band_resampling: str = 'bilinear',
+                 mask_classes: Sequence[int] | None = DEFAULT_MASK_CLASSES) -> BandFilesSource:
+    """A Sentinel-2 L1C/L2A product as a band-files source: native-resolution bands, harmonised
+    radiometry (offsets and quantification of the metadata), the product's nodata value (unless
+    ``nodata`` is given) and its quality mask."""
+    product = read_product(path)
+    wanted = [normalize_band_name(b) for b in (spec.bands or []) if isinstance(b, str)]
+    missing = [b for b in wanted if b not in product.bands]
+    if missing:
+        raise DaspmInputError(
+            f'{path}: the config needs band(s) {missing}, which this {product.level} product has no file for under '
+            f'GRANULE/*/IMG_DATA (bands found: {sorted(product.bands, key=_band_sort_key)}); download the complete '
+            f'product, or map it with a model trained on the bands it has')
+    notes = list(product.notes)
+    if spec.offset:
+        notes.append(f"the config's offset ({spec.offset:g}) is not added: the product's own offsets harmonise it")
+
+    def exclusion(transform, crs, shape):
+        return quality_mask(product, mask_classes, transform, crs, shape)
+
+    radiometry = {band: product.radiometry(band) for band in product.bands}
+    source = BandFilesSource(product.bands, spec, nodata=product.nodata if nodata is None else nodata,
+                             band_resampling=band_resampling, label=str(path), radiometry=radiometry,
+                             exclusion=exclusion, notes=notes)
+    source.product = product
+    return source
 
 
 def _band_name_from_description(path: Path) -> str:

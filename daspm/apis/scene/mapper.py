@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import threading
 import time
+from collections import deque
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +21,15 @@ from tqdm import tqdm
 
 from ...classes import IGNORE_INDEX
 from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output
+from ...utils.raster import atomic_output, convert_to_cog
 from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
 from .inputs import SceneSource, open_scene
+from .sentinel2 import DEFAULT_MASK_CLASSES
 from .predictor import as_predictor, class_table, predictor_device
 from .resample import FineWindowReader, value_range
 from .spec import InputSpec
-from .writer import ArraySink, GeoTiffSink, Quicklook, write_category_names
+from .writer import (PROBABILITY_NODATA, PROBABILITY_SCALE, TILE, ArraySink, GeoTiffSink, Quicklook,
+                     overview_factors, write_category_names)
 
 _AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 # GDAL's block cache (default 5% of RAM) would keep output tiles and input blocks of the whole
@@ -36,7 +42,7 @@ def gdal_cache_mb(source: SceneSource) -> int | None:
     """GDAL block cache size for mapping ``source`` (None: the user set GDAL_CACHEMAX)."""
     if 'GDAL_CACHEMAX' in os.environ:
         return None
-    jp2 = any(p.suffix.lower() in ('.jp2', '.j2k') for p in getattr(source, 'files', []))
+    jp2 = any(str(p).lower().endswith(('.jp2', '.j2k')) for p in getattr(source, 'files', []))
     return GDAL_CACHE_MB_JP2 if jp2 else GDAL_CACHE_MB
 
 
@@ -48,16 +54,31 @@ class StreamingBlender:
     soon as the last window touching them is in; rows of a window row that the next one does
     not reach go to the sink at the end of the row. So memory is ~ (K+1) x overlap x width floats,
     not (K+1) x height x width.
+
+    With ``track_excluded`` one more channel counts the windows in which a pixel was excluded by
+    a quality mask (clouds...), so finished pixels without weight are told apart: masked or no
+    data. A sink with ``wants_probabilities`` / ``wants_uncertainty`` also gets, per finished
+    row, the class probabilities and their normalised entropy as uint8 (x 254, 255 = none).
     """
 
-    def __init__(self, plan: WindowPlan, num_classes: int, sink, want_confidence: bool) -> None:
+    def __init__(self, plan: WindowPlan, num_classes: int, sink, want_confidence: bool,
+                 track_excluded: bool = False) -> None:
         self.plan, self.k, self.sink = plan, num_classes, sink
         self.want_confidence = want_confidence
-        self.carry = np.zeros((num_classes + 1, plan.carry_rows(), plan.width), np.float32)
-        self.acc = np.zeros((num_classes + 1, plan.win_h, plan.win_w), np.float32)
+        self.track_excluded = track_excluded
+        channels = num_classes + 1 + int(track_excluded)
+        self.carry = np.zeros((channels, plan.carry_rows(), plan.width), np.float32)
+        self.acc = np.zeros((channels, plan.win_h, plan.win_w), np.float32)
         final_rows = max([b - a for a, b in zip(plan.ys, plan.ys[1:])] + [plan.win_h])
         self.band_cls = np.empty((final_rows, plan.width), np.uint8)
         self.band_conf = np.empty((final_rows, plan.width), np.float32) if want_confidence else None
+        self.band_extras: dict[str, np.ndarray] = {}
+        if getattr(sink, 'wants_probabilities', False):
+            self.band_extras['probabilities'] = np.empty((num_classes, final_rows, plan.width), np.uint8)
+        if getattr(sink, 'wants_uncertainty', False):
+            self.band_extras['uncertainty'] = np.empty((final_rows, plan.width), np.uint8)
+        self.valid_pixels = self.masked_pixels = 0
+        self.write_seconds = 0.0
 
     def _rows(self, iy: int) -> tuple[int, int, int]:
         """(carry-in rows, finished rows, carry-out rows) of window row ``iy``."""
@@ -89,10 +110,16 @@ class StreamingBlender:
         self.carry[:, :ov_out, x:x_next] = done[:, final:]
         if ix + 1 == len(plan.xs):
             conf = self.band_conf[:final] if self.band_conf is not None else None
-            self.sink.write_rows(plan.ys[iy], self.band_cls[:final], conf)
+            start = time.perf_counter()
+            if self.band_extras:
+                extras = {name: band[..., :final, :] for name, band in self.band_extras.items()}
+                self.sink.write_rows(plan.ys[iy], self.band_cls[:final], conf, extras=extras)
+            else:
+                self.sink.write_rows(plan.ys[iy], self.band_cls[:final], conf)
+            self.write_seconds += time.perf_counter() - start
 
     def _finish(self, block: np.ndarray, x: int) -> None:
-        """Class ids (255 where no window saw valid data) and confidence of finished pixels."""
+        """Class ids (255 where no window saw valid data), confidence and extras of finished pixels."""
         probs, weight = block[:self.k], block[self.k]
         cols = slice(x, x + block.shape[2])
         valid = weight > 0
@@ -100,9 +127,22 @@ class StreamingBlender:
         cls[~valid] = IGNORE_INDEX
         rows = block.shape[1]
         self.band_cls[:rows, cols] = cls
+        n_valid = int(np.count_nonzero(valid))
+        self.valid_pixels += n_valid
+        if self.track_excluded and n_valid < valid.size:
+            self.masked_pixels += int(np.count_nonzero(~valid & (block[self.k + 1] > 0)))
         if self.band_conf is not None:
             conf = probs.max(axis=0) / np.where(valid, weight, 1.0)
             self.band_conf[:rows, cols] = np.where(valid, conf, 0.0)
+        if self.band_extras:
+            p = probs / np.where(valid, weight, 1.0)
+            if 'probabilities' in self.band_extras:
+                self.band_extras['probabilities'][:, :rows, cols] = np.where(
+                    valid, np.rint(np.clip(p, 0.0, 1.0) * PROBABILITY_SCALE), PROBABILITY_NODATA)
+            if 'uncertainty' in self.band_extras:
+                entropy = -(p * np.log(np.maximum(p, 1e-12))).sum(axis=0) / np.log(max(self.k, 2))
+                self.band_extras['uncertainty'][:rows, cols] = np.where(
+                    valid, np.rint(np.clip(entropy, 0.0, 1.0) * PROBABILITY_SCALE), PROBABILITY_NODATA)
 
 
 @dataclass
@@ -116,11 +156,31 @@ class MappingResult:
     seconds: float
     outputs: dict[str, Path] = field(default_factory=dict)
     sink: object = None            # where the rows went (an ArraySink holds the arrays)
+    valid_pixels: int = 0          # map pixels with a class
+    masked_pixels: int = 0         # pixels with data that a quality mask (clouds...) left out
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: read (in a thread), forward, blend, write
+    workers: int = 1               # batches that ran at once
+    notes: list[str] = field(default_factory=list)           # what the input brought (product, mask)
 
     @property
     def megapixels_per_second(self) -> float:
         """Output megapixels per second of wall time."""
         return self.grid.height * self.grid.width / 1e6 / max(self.seconds, 1e-9)
+
+    @property
+    def total_pixels(self) -> int:
+        """Pixels of the map."""
+        return self.grid.height * self.grid.width
+
+    @property
+    def valid_share(self) -> float:
+        """Share of the map's pixels that got a class."""
+        return self.valid_pixels / max(self.total_pixels, 1)
+
+    @property
+    def masked_share(self) -> float:
+        """Share of the pixels with data that the quality mask left out (0 without a mask)."""
+        return self.masked_pixels / max(self.valid_pixels + self.masked_pixels, 1)
 
 
 def _autocast(device: torch.device, amp: str | None):
@@ -140,12 +200,16 @@ def _batches(items: list, size: int) -> Iterator[list]:
 
 def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi: Window | None = None,
               window_size: int = 512, overlap: int = 128, batch_size: int = 4, amp: str | None = None,
-              progress: bool = True, grid: OutputGrid | None = None) -> MappingResult:
+              progress: bool = True, grid: OutputGrid | None = None, workers: int | None = None) -> MappingResult:
     """Predict the class map of ``source`` (or its ``aoi``) on the fine grid of ``spec`` into ``sink``.
 
     ``predictor`` is an mmseg segmentor or any WindowPredictor. Windows of ``window_size`` output
     pixels overlapping by >= ``overlap`` run ``batch_size`` at a time; their softmax
     probabilities are blended with ramp weights; windows with no valid input pixel are skipped.
+    ``workers``: batches in flight at once, each single-threaded (default: on the CPU, torch's
+    thread count for a thread-safe predictor such as an mmseg segmentor; else 1).
+    Pixels a quality mask of the source excludes (clouds...) are seen by the model but get no
+    weight, so they are 255 in the map like nodata.
     ``sink`` defaults to an in-memory ArraySink (``result.outputs`` is then empty; read the sink).
     """
     predictor = as_predictor(predictor)
@@ -162,42 +226,117 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
     reader = FineWindowReader(source, spec, grid,
                               value_range(source, spec, grid.aoi, progress) if needs_range else None)
     weights = torch.from_numpy(plan.weights()).to(device)
-    blender = StreamingBlender(plan, predictor.num_classes, sink, sink.wants_confidence)
+    track = source.has_exclusion
+    blender = StreamingBlender(plan, predictor.num_classes, sink, sink.wants_confidence, track_excluded=track)
     order = [(iy, ix) for iy in range(len(plan.ys)) for ix in range(len(plan.xs))]
+    timings = dict(value_range=time.perf_counter() - start, read=0.0, wait_for_read=0.0, forward=0.0, blend=0.0)
 
-    def load(batch: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [reader.read(plan.ys[iy], plan.xs[ix], plan.win_h, plan.win_w) for iy, ix in batch]
+    def load(batch: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        t0 = time.perf_counter()
+        windows = [reader.read_window(plan.ys[iy], plan.xs[ix], plan.win_h, plan.win_w) for iy, ix in batch]
+        timings['read'] += time.perf_counter() - t0
+        return windows
 
-    skipped = batches = 0
-    bar = tqdm(total=len(order), desc='mapping', unit='win', disable=not progress, dynamic_ncols=True)
-    # reading + resampling the next batch overlaps the forward pass of this one
-    with bar, ThreadPoolExecutor(max_workers=1) as pool, torch.inference_mode():
-        chunks = list(_batches(order, batch_size))
-        future = pool.submit(load, chunks[0])
-        for n, chunk in enumerate(chunks):
-            windows = future.result()
-            if n + 1 < len(chunks):
-                future = pool.submit(load, chunks[n + 1])
-            live = [i for i, (_, nodata) in enumerate(windows) if not nodata.all()]
-            contributions: list[np.ndarray | None] = [None] * len(chunk)
+    chunks = list(_batches(order, batch_size))
+    workers = _workers(predictor, device, workers, len(chunks))
+    lock = threading.Lock()
+
+    def infer(windows: list) -> tuple[list[np.ndarray | None], int]:
+        """Weighted probabilities (+ weight, + exclusion) of a batch of read windows; skipped ones are None."""
+        t0 = time.perf_counter()
+        blank = [nodata if excluded is None else nodata | excluded for _, nodata, excluded in windows]
+        live = [i for i, b in enumerate(blank) if not b.all()]
+        contributions: list[np.ndarray | None] = [None] * len(windows)
+        # inference mode, autocast and the current CUDA device are per thread: set here, in the worker
+        on_device = torch.cuda.device(device) if device.type == 'cuda' else contextlib.nullcontext()
+        with torch.inference_mode(), on_device:
             if live:
                 images = torch.from_numpy(np.stack([windows[i][0] for i in live])).to(device)
-                valid = torch.from_numpy(np.stack([~windows[i][1] for i in live])).to(device)
+                valid = torch.from_numpy(np.stack([~blank[i] for i in live])).to(device)
                 with _autocast(device, amp):
                     logits = predictor(images)
                 probs = torch.softmax(logits.float(), dim=1)
                 w = (weights * valid)[:, None]
-                stacked = torch.cat([probs * w, w], dim=1).cpu().numpy()
+                parts = [probs * w, w]
+                if track:
+                    parts.append(torch.from_numpy(np.stack([_exclusion_of(windows[i]) for i in live]))[:, None]
+                                 .to(device))
+                stacked = torch.cat(parts, dim=1).cpu().numpy()
                 for j, i in enumerate(live):
                     contributions[i] = stacked[j]
-                batches += 1
-            skipped += len(chunk) - len(live)
-            for (iy, ix), contribution in zip(chunk, contributions):
-                blender.add(iy, ix, contribution)
-            bar.update(len(chunk))
-            bar.set_postfix(skipped=skipped, refresh=False)
+        if track:
+            # a window without a pixel to predict still tells which of its pixels were masked
+            for i, (_, _, excluded) in enumerate(windows):
+                if contributions[i] is None and excluded is not None and excluded.any():
+                    contribution = np.zeros(blender.acc.shape, np.float32)
+                    contribution[-1] = excluded
+                    contributions[i] = contribution
+        with lock:
+            timings['forward'] += time.perf_counter() - t0
+        return contributions, len(windows) - len(live)
+
+    skipped = batches = 0
+    bar = tqdm(total=len(order), desc='mapping', unit='win', disable=not progress, dynamic_ncols=True)
+    threads = torch.get_num_threads()
+    if workers > 1:
+        # each worker runs its window single-threaded: whole windows side by side scale better on the
+        # CPU than one window split over threads (no synchronisation inside every operator)
+        torch.set_num_threads(1)
+    try:
+        # reading + resampling the next batch (one thread: GDAL datasets are not shared between threads)
+        # overlaps the forward passes; finished batches are blended in order in this thread
+        with bar, ThreadPoolExecutor(max_workers=1) as reads, ThreadPoolExecutor(max_workers=workers) as passes:
+            pending: deque = deque()
+            future = reads.submit(load, chunks[0])
+
+            def blend_oldest() -> None:
+                nonlocal skipped, batches
+                chunk, job = pending.popleft()
+                contributions, n_skipped = job.result()
+                t1 = time.perf_counter()
+                skipped += n_skipped
+                batches += int(n_skipped < len(chunk))
+                for (iy, ix), contribution in zip(chunk, contributions):
+                    blender.add(iy, ix, contribution)
+                timings['blend'] += time.perf_counter() - t1
+                bar.update(len(chunk))
+                bar.set_postfix(skipped=skipped, refresh=False)
+
+            for n, chunk in enumerate(chunks):
+                t0 = time.perf_counter()
+                windows = future.result()
+                timings['wait_for_read'] += time.perf_counter() - t0
+                if n + 1 < len(chunks):
+                    future = reads.submit(load, chunks[n + 1])
+                pending.append((chunk, passes.submit(infer, windows)))
+                if len(pending) >= workers:
+                    blend_oldest()
+            while pending:
+                blend_oldest()
+    finally:
+        torch.set_num_threads(threads)
+    timings['write'] = blender.write_seconds
+    timings['blend'] -= blender.write_seconds
     return MappingResult(grid=grid, windows=len(order), skipped_windows=skipped, batches=batches,
-                         seconds=time.perf_counter() - start, sink=sink)
+                         seconds=time.perf_counter() - start, sink=sink, valid_pixels=blender.valid_pixels,
+                         masked_pixels=blender.masked_pixels, timings=timings, notes=list(source.notes),
+                         workers=workers)
+
+
+def _workers(predictor, device: torch.device, workers: int | None, chunks: int) -> int:
+    """How many batches run at once: ``workers``, or on the CPU one per torch thread for thread-safe predictors."""
+    if workers is None:
+        parallel = device.type == 'cpu' and getattr(predictor, 'thread_safe', False)
+        workers = torch.get_num_threads() if parallel else 1
+    if workers < 1:
+        raise DaspmInputError(f'--workers {workers}: must be at least 1')
+    return max(1, min(workers, chunks))
+
+
+def _exclusion_of(window: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> np.ndarray:
+    """The quality-mask exclusion of a read window as float32 (0 where the source has none)."""
+    _, nodata, excluded = window
+    return np.zeros(nodata.shape, np.float32) if excluded is None else excluded.astype(np.float32)
 
 
 def check_outputs(paths: Sequence[Path | None], overwrite: bool) -> None:
@@ -214,22 +353,38 @@ def check_outputs(paths: Sequence[Path | None], overwrite: bool) -> None:
 
 def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec, out: str | Path, *,
                        confidence: str | Path | None = None, confidence_dtype: str = 'uint8',
+                       probabilities: str | Path | None = None, uncertainty: str | Path | None = None,
                        quicklook: str | Path | None = None, overwrite: bool = False,
                        bbox: Sequence[float] | None = None, window: Sequence[int] | None = None,
                        nodata: float | None = None, band_resampling: str = 'bilinear',
+                       mask_classes: Sequence[int] | None = DEFAULT_MASK_CLASSES,
                        window_size: int = 512, overlap: int = 128, batch_size: int = 4, amp: str | None = None,
-                       overviews: bool = False, progress: bool = True, tags: dict[str, str] | None = None,
-                       ) -> MappingResult:
-    """Map a scene file/product to a GeoTIFF class map (written atomically) and optional side outputs."""
+                       overviews: bool = True, progress: bool = True, tags: dict[str, str] | None = None,
+                       sidecar: bool = True, info: dict | None = None, workers: int | None = None) -> MappingResult:
+    """Map a scene file/product to a Cloud Optimized GeoTIFF class map and optional side outputs.
+
+    Every output is written to a temporary file and renamed only when complete (the map last).
+    ``probabilities``: one uint8 band per class (probability x 254, 255 = no data, band
+    descriptions = class names); ``uncertainty``: normalised entropy, same coding.
+    ``mask_classes``: SCL classes of a Sentinel-2 product that become nodata (see open_scene).
+    ``sidecar``: also write ``<map>.json`` (input, product, options, ``info`` such as config and
+    checkpoint, valid and masked shares, timings). ``overviews`` is kept for compatibility: the
+    COG always has internal overviews (mode for classes) when the map is larger than 2 tiles.
+    """
+    started, t_start = datetime.now(timezone.utc), time.perf_counter()
     out = Path(out)
-    conf_path = Path(confidence) if confidence else None
+    finals = {'map': out}
+    for name, path in (('confidence', confidence), ('probabilities', probabilities), ('uncertainty', uncertainty)):
+        if path:
+            finals[name] = Path(path)
     look_path = Path(quicklook) if quicklook else None
-    check_outputs([out, conf_path, look_path], overwrite)
+    check_outputs([*finals.values(), look_path], overwrite)
     if confidence_dtype not in ('uint8', 'float32'):
         raise DaspmInputError(f'--confidence-dtype {confidence_dtype}: choose uint8 or float32')
     predictor = as_predictor(predictor)
     classes, palette = class_table(predictor)
-    with open_scene(inputs, spec, nodata=nodata, band_resampling=band_resampling) as source, \
+    with open_scene(inputs, spec, nodata=nodata, band_resampling=band_resampling,
+                    mask_classes=mask_classes) as source, \
             rasterio.Env(**({'GDAL_CACHEMAX': gdal_cache_mb(source)} if gdal_cache_mb(source) else {})):
         aoi = resolve_aoi(source, bbox=bbox, window=window)
         grid = output_grid(source, aoi, spec.factor(source.gsd(spec.loader.nominal_gsd)))
@@ -239,28 +394,94 @@ def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
                     f'{int(aoi.col_off)} {int(aoi.row_off)} {int(aoi.width)} {int(aoi.height)}',
                     'WINDOW_SIZE': str(window_size), 'OVERLAP': str(overlap), **(tags or {})}
         with contextlib.ExitStack() as stack:
-            tmp_map = stack.enter_context(atomic_output(out))
-            tmp_conf = stack.enter_context(atomic_output(conf_path)) if conf_path else None
-            sink = GeoTiffSink(grid, tmp_map, classes, palette, confidence_path=tmp_conf,
-                               confidence_dtype=confidence_dtype, quicklook=look, tags=all_tags,
-                               overviews=overviews)
+            # entered first, renamed last: the map appears only when all side outputs are in place
+            temps = {name: stack.enter_context(atomic_output(path)) for name, path in finals.items()}
+            streams = {name: tmp.with_name(tmp.name + '.stream.tif') for name, tmp in temps.items()}
             try:
-                result = map_scene(source, predictor, spec, sink, aoi=aoi, window_size=window_size,
-                                   overlap=overlap, batch_size=batch_size, amp=amp, progress=progress, grid=grid)
-                sink.close()
-            except BaseException:
-                sink.abort()
-                _remove_side_files(tmp_map, tmp_conf)
-                raise
-            _remove_side_files(tmp_map, tmp_conf)
-    result.outputs['map'] = out
+                sink = GeoTiffSink(grid, streams['map'], classes, palette, confidence_path=streams.get('confidence'),
+                                   confidence_dtype=confidence_dtype, quicklook=look, tags=all_tags,
+                                   probabilities_path=streams.get('probabilities'),
+                                   uncertainty_path=streams.get('uncertainty'))
+                try:
+                    result = map_scene(source, predictor, spec, sink, aoi=aoi, window_size=window_size,
+                                       overlap=overlap, batch_size=batch_size, amp=amp, progress=progress,
+                                       grid=grid, workers=workers)
+                    sink.update_tags(_result_tags(result))
+                    sink.close()
+                except BaseException:
+                    sink.abort()
+                    raise
+                t_cog = time.perf_counter()
+                levels = len(overview_factors(grid))
+                for name, tmp in temps.items():
+                    # classes need the mode; probabilities and confidence are averaged (nodata excluded)
+                    convert_to_cog(streams[name], tmp, overview_resampling='MODE' if name == 'map' else 'AVERAGE',
+                                   overview_count=levels, blocksize=TILE)
+                result.timings['cog'] = time.perf_counter() - t_cog
+                result.outputs.update(finals)
+                if sidecar:
+                    result.timings['total'] = time.perf_counter() - t_start
+                    result.outputs['sidecar'] = write_sidecar(
+                        sidecar_path(out), result, source, inputs, started, info=info,
+                        options=dict(window_size=window_size, overlap=overlap, batch_size=batch_size, amp=amp,
+                                     workers=result.workers,
+                                     band_resampling=band_resampling, nodata=nodata,
+                                     mask_classes=list(mask_classes or []), bbox=bbox, window=window))
+            finally:
+                _remove_side_files(*streams.values(), *temps.values())
+                for stream in streams.values():
+                    stream.unlink(missing_ok=True)
     result.outputs['categories'] = write_category_names(out, classes, palette)
-    if conf_path:
-        result.outputs['confidence'] = conf_path
     if look is not None:
         title = f'{out.name}  ({grid.width}x{grid.height} px, x{grid.factor:g} sub-pixel grid)'
         result.outputs['quicklook'] = look.save(look_path, classes, palette, title)
+    result.timings['total'] = time.perf_counter() - t_start
     return result
+
+
+def _result_tags(result: MappingResult) -> dict[str, str]:
+    """Map tags known at the end: the valid and masked shares and the quality mask applied."""
+    tags = {'VALID_SHARE': f'{result.valid_share:.6f}', 'MASKED_SHARE': f'{result.masked_share:.6f}'}
+    mask_notes = [n for n in result.notes if n.startswith('mask:')]
+    if mask_notes:
+        tags['QUALITY_MASK'] = mask_notes[-1][len('mask:'):].strip()
+    return tags
+
+
+def sidecar_path(map_path: str | Path) -> Path:
+    """The JSON record beside a map: map.tif -> map.json."""
+    return Path(map_path).with_suffix('.json')
+
+
+def write_sidecar(path: Path, result: MappingResult, source: SceneSource, inputs: Sequence[str | Path],
+                  started: datetime, info: dict | None = None, options: dict | None = None) -> Path:
+    """Write the JSON record of a mapping run (atomically): input, product, options, shares, timings."""
+    product = getattr(source, 'product', None)
+    g = result.grid
+    record = {
+        'input': [str(p) for p in inputs],
+        'source': source.label,
+        'product': None if product is None else dict(
+            name=product.name, level=product.level, processing_baseline=product.baseline,
+            quantification=product.quantification, offsets=product.offsets),
+        **(info or {}),
+        'notes': result.notes,
+        'bands': list(source.band_names),
+        'outputs': {name: str(p) for name, p in result.outputs.items() if name != 'sidecar'},
+        'grid': dict(width=g.width, height=g.height, factor=g.factor, crs=str(g.crs), transform=list(g.transform)[:6]),
+        'options': options or {},
+        'windows': result.windows, 'skipped_windows': result.skipped_windows,
+        'total_pixels': result.total_pixels, 'valid_pixels': result.valid_pixels,
+        'masked_pixels': result.masked_pixels,
+        'valid_share': round(result.valid_share, 6), 'masked_share': round(result.masked_share, 6),
+        'seconds': round(result.timings.get('total', result.seconds), 3),
+        'timings': {k: round(v, 3) for k, v in result.timings.items()},
+        'started': started.isoformat(timespec='seconds'),
+        'finished': datetime.now(timezone.utc).isoformat(timespec='seconds'),
+    }
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, default=str) + '\n', encoding='utf-8')
+    return path
 
 
 def _remove_side_files(*paths: Path | None) -> None:
@@ -293,7 +514,13 @@ def describe(result: MappingResult) -> str:
     lines = [f'map: {g.width}x{g.height} px on the x{g.factor:g} grid (pixel {abs(g.transform.a):g} x '
              f'{abs(g.transform.e):g}, origin {left:.2f} {top:.2f}, {g.crs})',
              f'windows: {result.windows} ({result.skipped_windows} without valid data skipped) in '
-             f'{result.batches} batches; {result.seconds:.1f} s = {result.megapixels_per_second:.2f} output Mpx/s']
+             f'{result.batches} batches ({result.workers} at once); {result.seconds:.1f} s = '
+             f'{result.megapixels_per_second:.2f} output Mpx/s',
+             f'valid: {100 * result.valid_share:.1f}% of the map; masked by the quality mask: '
+             f'{100 * result.masked_share:.1f}% of the pixels with data']
+    if result.timings:
+        lines.append('time: ' + ', '.join(f'{k} {v:.1f} s' for k, v in result.timings.items() if k != 'total')
+                     + ' (reading and the forward passes of the workers overlap)')
     lines += [f'{name}: {path}' for name, path in result.outputs.items()]
     return '\n'.join(lines)
 

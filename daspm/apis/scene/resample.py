@@ -24,9 +24,15 @@ _CUBIC_A = -0.75     # cv2's bicubic coefficient
 _RANGE_BLOCK = 1024  # input pixels per side of the blocks read for the value range
 
 
-def scale_raw(data: np.ndarray, nodata: np.ndarray, spec: InputSpec, dtype: str) -> np.ndarray:
-    """LoadGeoTiff's scaling: (raw + offset) / scale, 0 where every band is nodata."""
-    img = (data + spec.offset) / spec.scale_for(dtype)
+def scale_raw(data: np.ndarray, nodata: np.ndarray, spec: InputSpec, dtype: str,
+              harmonised: bool = False) -> np.ndarray:
+    """LoadGeoTiff's scaling: (raw + offset) / scale, 0 where every band is nodata.
+
+    ``harmonised``: the raw values already carry a product's own offsets (SceneSource.harmonised),
+    so the config's offset is not added.
+    """
+    offset = 0.0 if harmonised else spec.offset
+    img = (data + offset) / spec.scale_for(dtype) if offset else data / np.float32(spec.scale_for(dtype))
     if nodata.any():
         img[:, nodata] = 0.0
     return img
@@ -49,7 +55,7 @@ def value_range(source: SceneSource, spec: InputSpec, aoi: Window,
     for r, c in tqdm(blocks, desc='value range', unit='block', disable=not progress or len(blocks) < 4, leave=False):
         h, w = min(_RANGE_BLOCK, r1 - r), min(_RANGE_BLOCK, c1 - c)
         data, nodata = source.read(Window(c, r, w, h))
-        img = scale_raw(data, nodata, spec, source.dtype).reshape(source.count, -1)
+        img = scale_raw(data, nodata, spec, source.dtype, source.harmonised).reshape(source.count, -1)
         low = np.minimum(low, img.min(axis=1))
         high = np.maximum(high, img.max(axis=1))
     return low, high
@@ -122,10 +128,21 @@ class FineWindowReader:
 
     def read(self, y: int, x: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         """Model input (bands, h, w) float32 and nodata mask (h, w) of output rows y..y+h, columns x..x+w."""
+        img, nodata, _ = self.read_window(y, x, h, w)
+        return img, nodata
+
+    def read_window(self, y: int, x: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Model input, nodata mask and the quality-mask exclusion (h, w) (None without a mask) of a window.
+
+        Both masks follow the input pixel each output pixel lies in (nearest), as the nodata mask
+        of SubPixelResample does.
+        """
         if not self.resampled:
             aoi = self.grid.aoi
-            data, nodata = self.source.read(Window(aoi.col_off + x, aoi.row_off + y, w, h))
-            return scale_raw(data, nodata, self.spec, self.source.dtype), nodata
+            window = Window(aoi.col_off + x, aoi.row_off + y, w, h)
+            data, nodata = self.source.read(window)
+            return (scale_raw(data, nodata, self.spec, self.source.dtype, self.source.harmonised), nodata,
+                    self.source.read_exclusion(window))
         if self.grid.integer_factor:
             return self._read_integer(y, x, h, w, self.grid.integer_factor)
         return self._read_general(y, x, h, w)
@@ -136,32 +153,43 @@ class FineWindowReader:
             return img
         return np.clip(img, self.clip_range[0], self.clip_range[1]).astype(np.float32, copy=False)
 
-    def _read_integer(self, y: int, x: int, h: int, w: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _read_integer(self, y: int, x: int, h: int, w: int,
+                      k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         aoi, src = self.grid.aoi, self.source
         fy, fx = int(aoi.row_off) * k + y, int(aoi.col_off) * k + x   # scene fine coordinates
         r0, c0 = max(fy // k - _MARGIN, 0), max(fx // k - _MARGIN, 0)
         r1 = min(-(-(fy + h) // k) + _MARGIN, src.height)
         c1 = min(-(-(fx + w) // k) + _MARGIN, src.width)
-        data, nodata = src.read(Window(c0, r0, c1 - c0, r1 - r0))
-        img = np.ascontiguousarray(scale_raw(data, nodata, self.spec, src.dtype).transpose(1, 2, 0))
+        window = Window(c0, r0, c1 - c0, r1 - r0)
+        data, nodata = src.read(window)
+        img = np.ascontiguousarray(scale_raw(data, nodata, self.spec, src.dtype, src.harmonised).transpose(1, 2, 0))
         fine = cv2.resize(img, ((c1 - c0) * k, (r1 - r0) * k), interpolation=INTERPOLATIONS[self.interpolation])
         if fine.ndim == 2:
             fine = fine[..., None]
         rows, cols = slice(fy - r0 * k, fy - r0 * k + h), slice(fx - c0 * k, fx - c0 * k + w)
         out = self._clip(fine[rows, cols]).transpose(2, 0, 1)
-        mask = nodata[(rows.start // k):(-(-rows.stop // k)), (cols.start // k):(-(-cols.stop // k))]
-        mask = mask.repeat(k, axis=0).repeat(k, axis=1)
-        off_r, off_c = rows.start % k, cols.start % k
-        return np.ascontiguousarray(out), mask[off_r:off_r + h, off_c:off_c + w]
 
-    def _read_general(self, y: int, x: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        def upsample(mask: np.ndarray) -> np.ndarray:
+            mask = mask[(rows.start // k):(-(-rows.stop // k)), (cols.start // k):(-(-cols.stop // k))]
+            mask = mask.repeat(k, axis=0).repeat(k, axis=1)
+            off_r, off_c = rows.start % k, cols.start % k
+            return mask[off_r:off_r + h, off_c:off_c + w]
+
+        excluded = src.read_exclusion(window)
+        return (np.ascontiguousarray(out), upsample(nodata),
+                None if excluded is None else upsample(excluded))
+
+    def _read_general(self, y: int, x: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         aoi, src, grid = self.grid.aoi, self.source, self.grid
         iy, wy, ny = axis_taps(src.height, int(aoi.row_off), int(aoi.height), grid.height, y, y + h, self.interpolation)
         ix, wx, nx = axis_taps(src.width, int(aoi.col_off), int(aoi.width), grid.width, x, x + w, self.interpolation)
         r0, r1 = int(min(iy.min(), ny.min())), int(max(iy.max(), ny.max())) + 1
         c0, c1 = int(min(ix.min(), nx.min())), int(max(ix.max(), nx.max())) + 1
-        data, nodata = src.read(Window(c0, r0, c1 - c0, r1 - r0))
-        img = scale_raw(data, nodata, self.spec, src.dtype).astype(np.float64)
+        window = Window(c0, r0, c1 - c0, r1 - r0)
+        data, nodata = src.read(window)
+        img = scale_raw(data, nodata, self.spec, src.dtype, src.harmonised).astype(np.float64)
         out = _tap_matrix(iy, wy, r0, r1) @ img @ _tap_matrix(ix, wx, c0, c1).T
         out = self._clip(out.astype(np.float32).transpose(1, 2, 0)).transpose(2, 0, 1)
-        return np.ascontiguousarray(out), nodata[np.ix_(ny - r0, nx - c0)]
+        excluded = src.read_exclusion(window)
+        nearest = np.ix_(ny - r0, nx - c0)
+        return np.ascontiguousarray(out), nodata[nearest], None if excluded is None else excluded[nearest]
