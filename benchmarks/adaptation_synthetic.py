@@ -23,7 +23,10 @@ The runs (experiment 4 of experiments.py plus two that depend on the seed or the
 - ``daspm-tuned``: the levers that helped, together (``TUNED``, the method of ``make demo``), for
   half the schedule from the seed's source-only checkpoint;
 - ``source-only-s2sim``: the sensor simulation without adaptation, the control for
-  ``daspm-s2sim`` and ``daspm-tuned``.
+  ``daspm-s2sim`` and ``daspm-tuned``;
+- ``source-only-longer``: source-only for 1.5x the schedule, as many iterations in all as a
+  warm-started row (source-only, then half the schedule of UDA): the control for ``daspm-warm``
+  and ``daspm-tuned``, so that a warm start's gain is not just more training.
 
 Every dataset has 32 source and 48 target tiles (320 x 320 on the 2 m grid) split
 50 / 12.5 / 37.5 %: 16 source and 24 target training tiles, 18 target test tiles. The network
@@ -55,7 +58,8 @@ CLASSES = ('green area', 'urban area', 'roads', 'impervious surface', 'water')
 # DASPM with the levers that helped (warm start, sensor simulation, per-pixel weights): make demo's method
 TUNED = 'configs/daspm/synthetic_uda_warm_s2sim_pixel_daformer_mitb0.py'
 # the rows run by default (about 90 min on 2 cores for 3 seeds); --runs all adds the single levers
-CORE_ROWS = ('source-only', 'source-only-s2sim', 'daspm', 'daspm-mic', 'oracle', 'daspm-tuned')
+CORE_ROWS = ('source-only', 'source-only-s2sim', 'source-only-longer', 'daspm', 'daspm-mic', 'oracle',
+             'daspm-tuned')
 ROW_NAMES = {'daspm-full': 'daspm', 'daspm-rcs-fd-mic': 'daspm-mic', 'target-oracle': 'oracle'}
 
 
@@ -75,7 +79,9 @@ def benchmark_rows() -> list[Row]:
     rows = [Row(ROW_NAMES.get(run.name, run.name), run.config, dict(run.options))
             for run in EXPERIMENTS.experiment_runs(4)]
     uda = next(r for r in rows if r.name == 'daspm')
+    source_only = next(r for r in rows if r.name == 'source-only')
     rows += [
+        Row('source-only-longer', source_only.config, iters_factor=1.5),
         Row('daspm-warm', uda.config, iters_factor=0.5, warm_start=True),
         Row('daspm-longer', uda.config, iters_factor=2.0),
         Row('daspm-tuned', TUNED, iters_factor=0.5, warm_start=True),
@@ -193,6 +199,7 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
         gain = [value - results[('source-only', s)]['miou']
                 if value is not None and ('source-only', s) in results else None for s, value in zip(seeds, miou)]
         done_gain = [g for g in gain if g is not None]
+        class_gain = per_class_gain(results, row.name, seeds)
         runs[row.name] = dict(
             config=row.config, options=row.options, iterations=round(iters * row.iters_factor),
             warm_start=row.warm_start, miou=miou,
@@ -204,16 +211,33 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
             gap_closed=closed,
             gap_closed_mean=statistics.fmean(done_closed) if done_closed else None,
             gap_closed_std=statistics.stdev(done_closed) if len(done_closed) > 1 else None,
+            per_class_gain_mean=class_gain,
+            classes_below_source_only=[c for c, g in class_gain.items() if g is not None and g < 0],
             pseudo_weight=[r.get('pseudo_weight') if r else None for r in per_seed],
             train_minutes=[round(r['train_minutes'], 2) if r else None for r in per_seed])
     return dict(test_tiles=round(NUM_TARGET * 0.375), seeds=seeds, iters=iters,
                 command='python benchmarks/adaptation_synthetic.py ' + ' '.join(sys.argv[1:]), runs=runs)
 
 
+def per_class_gain(results: dict, name: str, seeds: list[int]) -> dict[str, float | None]:
+    """Per class: mean over seeds of (IoU of ``name`` - IoU of source-only), seeds where both ran.
+
+    A class without IoU on a seed (no pixel of it in the test tiles) is left out of that seed.
+    """
+    gains: dict[str, float | None] = {}
+    for c in CLASSES:
+        diffs = [results[(name, s)]['per_class'][c] - results[('source-only', s)]['per_class'][c]
+                 for s in seeds if (name, s) in results and ('source-only', s) in results
+                 and results[(name, s)]['per_class'].get(c) is not None
+                 and results[('source-only', s)]['per_class'].get(c) is not None]
+        gains[c] = statistics.fmean(diffs) if diffs else None
+    return gains
+
+
 def print_table(summary: dict) -> None:
     """mean +- std mIoU, gap closed and mean per-class IoU of every row."""
     header = (f'{"run":<20}{"seeds":>6}{"mIoU":>15}{"vs source-only":>17}{"gap closed":>17}'
-              + ''.join(f'{c[:10]:>12}' for c in CLASSES))
+              + ''.join(f'{c[:10]:>12}' for c in CLASSES) + '  classes below source-only')
     print(header)
     for name, run in summary['runs'].items():
         n = ','.join(str(s) for s, v in zip(summary['seeds'], run['miou']) if v is not None)
@@ -222,7 +246,9 @@ def print_table(summary: dict) -> None:
                if run['gap_closed_mean'] is not None else '')
         classes = ''.join(f'{statistics.fmean(v for v in run["per_class"][c] if v is not None):>12.2f}'
                           if any(v is not None for v in run['per_class'][c]) else f'{"":>12}' for c in CLASSES)
-        print(f'{name:<20}{n:>6}{run["miou_mean"]:>8.2f} +- {run["miou_std"]:<4.2f}{gain:>17}{gap:>17}' + classes)
+        below = ', '.join(run['classes_below_source_only']) if name != 'source-only' else ''
+        print(f'{name:<20}{n:>6}{run["miou_mean"]:>8.2f} +- {run["miou_std"]:<4.2f}{gain:>17}{gap:>17}' + classes
+              + f'  {below}')
 
 
 def plot(summary: dict, path: Path) -> None:

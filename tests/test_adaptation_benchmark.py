@@ -1,0 +1,76 @@
+"""The adaptation benchmark's rows and its summary arithmetic, on hand-made results (nothing is trained)."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location('adaptation_synthetic', REPO / 'benchmarks/adaptation_synthetic.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def result(miou: float, green: float, urban: float, roads: float | None, imperv: float, water: float) -> dict:
+    classes = ('green area', 'urban area', 'roads', 'impervious surface', 'water')
+    return dict(miou=miou, per_class=dict(zip(classes, (green, urban, roads, imperv, water))),
+                train_minutes=1.0, pseudo_weight=None)
+
+
+def test_rows_cover_the_issue_and_the_controls(bench):
+    rows = {r.name: r for r in bench.benchmark_rows()}
+    for name in ('source-only', 'daspm', 'daspm-mic', 'oracle', 'daspm-s2sim', 'daspm-pixel-weight',
+                 'daspm-fd-ratio-0.5', 'daspm-warm', 'daspm-longer', 'daspm-tuned', 'source-only-s2sim',
+                 'source-only-longer'):
+        assert name in rows
+    assert set(bench.CORE_ROWS) <= set(rows)
+    # the warm rows train half the schedule after a full source-only run: their control trains 1.5x
+    assert rows['source-only-longer'].config == rows['source-only'].config
+    assert rows['source-only-longer'].iters_factor == rows['daspm-tuned'].iters_factor + 1.0
+    assert rows['daspm-tuned'].warm_start and rows['daspm-warm'].warm_start
+    assert not rows['source-only-longer'].warm_start
+
+
+def test_summary_gap_closed_gain_and_classes_below_source_only(bench):
+    rows = [r for r in bench.benchmark_rows() if r.name in ('source-only', 'oracle', 'daspm')]
+    results = {
+        ('source-only', 0): result(30.0, 50, 60, 10, 5, 40),
+        ('source-only', 1): result(40.0, 60, 60, None, 5, 50),
+        ('oracle', 0): result(50.0, 70, 70, 20, 10, 60),
+        ('oracle', 1): result(44.0, 70, 60, 10, 5, 60),
+        ('daspm', 0): result(40.0, 60, 58, 12, 10, 50),   # half the gap (10 of 20)
+        ('daspm', 1): result(43.0, 62, 57, 8, 7, 55),     # three quarters of the gap (3 of 4)
+    }
+    summary = bench.summarise(rows, [0, 1], results, iters=400)
+    daspm = summary['runs']['daspm']
+    assert daspm['miou'] == [40.0, 43.0]
+    assert daspm['gap_closed'] == pytest.approx([0.5, 0.75])
+    assert daspm['gap_closed_mean'] == pytest.approx(0.625)
+    assert daspm['gain_over_source_only'] == pytest.approx([10.0, 3.0])
+    gains = daspm['per_class_gain_mean']
+    assert gains['green area'] == pytest.approx((10 + 2) / 2)
+    assert gains['urban area'] == pytest.approx((-2 - 3) / 2)
+    assert gains['roads'] == pytest.approx(2.0)  # seed 1's source-only has no roads IoU: seed 0 alone
+    assert daspm['classes_below_source_only'] == ['urban area']
+    assert summary['runs']['oracle']['gap_closed'] == pytest.approx([1.0, 1.0])
+    assert summary['test_tiles'] == 18 and summary['seeds'] == [0, 1]
+
+
+def test_a_seed_without_source_only_or_oracle_has_no_gap_closed(bench):
+    rows = [r for r in bench.benchmark_rows() if r.name in ('source-only', 'oracle', 'daspm')]
+    results = {('source-only', 0): result(30.0, 50, 60, 10, 5, 40), ('daspm', 0): result(35.0, 50, 60, 10, 5, 40),
+               ('daspm', 1): result(36.0, 50, 60, 10, 5, 40)}
+    summary = bench.summarise(rows, [0, 1], results, iters=400)
+    assert summary['runs']['daspm']['gap_closed'] == [None, None]
+    assert summary['runs']['daspm']['gap_closed_mean'] is None
+    assert summary['runs']['daspm']['gain_over_source_only'] == [5.0, None]
+    assert 'oracle' not in summary['runs']
