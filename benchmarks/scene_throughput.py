@@ -21,6 +21,7 @@ printed beside wall seconds: on a shared machine they are the steadier measure.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from pathlib import Path
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--device', default=None)
     parser.add_argument('--amp', choices=['bf16', 'fp16'])
     parser.add_argument('--work-dir', default='work_dirs/bench_scene', help='where the model files go')
+    parser.add_argument('--json', type=Path, help='also write the medians and ratios to this JSON file')
     parser.add_argument('--breakdown', action='store_true',
                         help='also time map_scene with the model as it is, one window at a time')
     args = parser.parse_args(argv)
@@ -206,7 +208,13 @@ def main(argv: list[str] | None = None) -> dict:
     print(f'  class maps agree on {100 * agree:.2f}% of pixels (blend weights and window positions differ)')
     print(f'  map_scene time (last run, {timings.get("workers")} windows at once; forward passes of the workers '
           'add up): ' + ', '.join(f'{k} {v:.2f} s' for k, v in timings.items() if k != 'workers'))
-    return dict(median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree)
+    result = dict(device=torch.cuda.get_device_name() if device.startswith('cuda') else device, amp=args.amp,
+                  size=args.size, window=args.window_size, overlap=args.overlap, batch=args.batch_size,
+                  median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + '\n')
+    return result
 
 
 if __name__ == '__main__':

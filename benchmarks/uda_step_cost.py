@@ -11,6 +11,10 @@ state and activations of a training step), e.g. for the MiT-B5 recipe at crop 51
     python benchmarks/uda_step_cost.py --device cuda --amp --crop 512 \
         --config configs/daspm/gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py
 
+``--compile [BACKEND]`` builds every variant with torch.compile on the forward passes (DACS's
+``compile`` option; the source-only variant is compiled the same way) and ``--profile`` adds the
+share of the step the GPU spends in kernels (torch.profiler over ``--iters`` steps per variant).
+
 Floor: two forward+backward passes (source, mixed) plus two forward-only passes (teacher,
 ImageNet model) is about 2.7 source-only iterations with FD, and about 2.35 without it.
 """
@@ -18,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from mmengine.optim import build_optim_wrapper
@@ -29,6 +35,7 @@ from mmseg.structures import SegDataSample
 from mmengine.structures import PixelData
 
 from daspm.apis.config_loading import load_config
+from daspm.models.uda.compile import compile_options, compile_segmentor
 
 DEFAULT_CONFIG = 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
 
@@ -57,18 +64,22 @@ def make_batch(batch: int, crop: int, channels: int, num_classes: int, seed: int
                 target_data_samples=samples(True))
 
 
-def build(cfg, uda: bool, fd: bool, device: str, amp: bool):
+def build(cfg, uda: bool, fd: bool, device: str, amp: bool, compile_backend: str | None = None):
     """The model (DACS or its plain segmentor) and an optimizer wrapper from the config's recipe."""
     model_cfg = copy.deepcopy(cfg.model)
     # Timings and memory do not depend on the weights: skip the ImageNet checkpoint so the
     # benchmark runs without pretrained/mit_b*.pth.
     model_cfg.model.backbone.init_cfg = None
+    options = compile_options(dict(backend=compile_backend)) if compile_backend else None
     if uda:
         model_cfg.imnet_feature_dist_lambda = 0.005 if fd else 0.0
+        model_cfg.compile = options
     else:
         model_cfg = model_cfg.model
         model_cfg.data_preprocessor = cfg.model.data_preprocessor
     model = MODELS.build(model_cfg).to(device)
+    if options is not None and not uda:
+        compile_segmentor(model, options)
     model.init_weights()
     model.train()
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
@@ -97,10 +108,27 @@ def time_steps(model, optim_wrapper, batch: dict, iters: int, device: str) -> li
     return times
 
 
-def peak_memory_gib(cfg, uda: bool, fd: bool, data: dict, device: str, amp: bool) -> tuple[float, float]:
+def kernel_share(model, optim_wrapper, batch: dict, iters: int) -> float:
+    """Share of the wall time of ``iters`` steps that the GPU spends running kernels (and copies)."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        start = time.perf_counter()
+        for _ in range(iters):
+            model.train_step(copy.copy(batch), optim_wrapper)
+        torch.cuda.synchronize()
+        wall = time.perf_counter() - start
+    device_us = sum(e.self_device_time_total for e in prof.key_averages() if e.device_type == DeviceType.CUDA)
+    return device_us / 1e6 / wall
+
+
+def peak_memory_gib(cfg, uda: bool, fd: bool, data: dict, device: str, amp: bool,
+                    compile_backend: str | None = None) -> tuple[float, float]:
     """Peak allocated and reserved GPU memory (GiB) of training steps of one variant built alone (after warm-up)."""
     torch.cuda.empty_cache()
-    model, wrapper = build(cfg, uda, fd, device, amp)
+    model, wrapper = build(cfg, uda, fd, device, amp, compile_backend)
     # cuDNN autotuning tries workspaces of several GiB in the first steps: measure after them
     time_steps(model, wrapper, data, 2, device)
     torch.cuda.reset_peak_memory_stats()
@@ -121,6 +149,12 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--amp', action='store_true', help='bf16 autocast (GPU)')
+    parser.add_argument('--compile', nargs='?', const='inductor', default=None, metavar='BACKEND',
+                        help='torch.compile the forward passes (default backend: inductor)')
+    parser.add_argument('--json', type=Path, help='also write the table to this JSON file')
+    parser.add_argument('--profile', action='store_true', help='GPU kernel time as a share of the step (CUDA)')
+    parser.add_argument('--variants', nargs='+', default=['source-only', 'uda (no FD)', 'uda (with FD)'],
+                        help='which of the three variants to run (source-only is always run: the ratios need it)')
     parser.add_argument('--cudnn-benchmark', choices=['config', 'on', 'off'], default='config',
                         help="cuDNN autotuning: as the config's env_cfg (what training uses), or forced")
     args = parser.parse_args()
@@ -140,11 +174,14 @@ def main() -> None:
     batch = make_batch(args.batch, args.crop, channels, num_classes, seed=0)
     recipes = {'source-only': (False, False, source_batch(batch)), 'uda (no FD)': (True, False, batch),
                'uda (with FD)': (True, True, batch)}
+    if unknown := set(args.variants) - set(recipes):
+        raise SystemExit(f'unknown variant(s) {sorted(unknown)}; known: {list(recipes)}')
+    recipes = {name: recipe for name, recipe in recipes.items() if name == 'source-only' or name in args.variants}
     peaks = {}
     if args.device.startswith('cuda'):  # before the timed models exist, so each is measured alone
-        peaks = {name: peak_memory_gib(cfg, uda, fd, data, args.device, args.amp)
+        peaks = {name: peak_memory_gib(cfg, uda, fd, data, args.device, args.amp, args.compile)
                  for name, (uda, fd, data) in recipes.items()}
-    variants = {name: (*build(cfg, uda, fd, args.device, args.amp), data)
+    variants = {name: (*build(cfg, uda, fd, args.device, args.amp, args.compile), data)
                 for name, (uda, fd, data) in recipes.items()}
     for model, wrapper, data in variants.values():  # warm-up (also runs the iteration-0 teacher copy)
         time_steps(model, wrapper, data, 2, args.device)
@@ -152,17 +189,31 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, (model, wrapper, data) in variants.items():
             times[name] += time_steps(model, wrapper, data, args.iters, args.device)
+    shares = {}
+    if args.profile and args.device.startswith('cuda'):
+        shares = {name: kernel_share(model, wrapper, data, args.iters) for name, (model, wrapper, data) in variants.items()}
     base = statistics.median(times['source-only'])
-    print(f'device {args.device}, amp {args.amp}, batch {args.batch}+{args.batch}, crop {args.crop}, '
+    print(f'device {torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device}, '
+          f'amp {args.amp}, compile {args.compile}, batch {args.batch}+{args.batch}, crop {args.crop}, '
           f'{args.rounds}x{args.iters} iterations each, threads {torch.get_num_threads()}'
           + (f', cudnn benchmark {cudnn_benchmark}' if args.device.startswith('cuda') else ''))
     memory_header = f'{"peak alloc GiB":>16}{"reserved GiB":>14}' if peaks else ''
-    print(f'{"variant":<16}{"median s/iter":>15}{"ratio":>8}{"floor":>8}{memory_header}')
+    share_header = f'{"GPU kernels":>13}' if shares else ''
+    print(f'{"variant":<16}{"median s/iter":>15}{"ratio":>8}{"floor":>8}{memory_header}{share_header}')
     floors = {'source-only': 1.0, 'uda (no FD)': 2.35, 'uda (with FD)': 2.7}
     for name, values in times.items():
         median = statistics.median(values)
         memory = f'{peaks[name][0]:>16.2f}{peaks[name][1]:>14.2f}' if peaks else ''
-        print(f'{name:<16}{median:>15.4f}{median / base:>8.2f}{floors[name]:>8.2f}{memory}')
+        share = f'{shares[name] * 100:>12.1f}%' if shares else ''
+        print(f'{name:<16}{median:>15.4f}{median / base:>8.2f}{floors[name]:>8.2f}{memory}{share}')
+    if args.json:
+        device = torch.cuda.get_device_name() if args.device.startswith('cuda') else args.device
+        table = {name: dict(median_s=statistics.median(values), ratio=statistics.median(values) / base,
+                            peak_alloc_gib=peaks.get(name, (None,))[0], kernel_share=shares.get(name))
+                 for name, values in times.items()}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(dict(device=device, amp=args.amp, compile=args.compile, crop=args.crop,
+                                             batch=args.batch, config=args.config, variants=table), indent=2) + '\n')
 
 
 if __name__ == '__main__':

@@ -34,7 +34,7 @@ DACS_BASIC = dict(type='DACS', alpha=0.99, pseudo_threshold=0.968, pseudo_margin
                   mix='class',
                   blur=True, color_jitter_strength=0.2, color_jitter_probability=0.8, color_jitter_hue=None,
                   value_scale=None, clamp_jitter=True, ignore_padding=True, imnet_feature_dist_lambda=0.0,
-                  imnet_feature_dist_classes=None, imnet_feature_dist_scale_min_ratio=0.75, eval_with='student')
+                  imnet_feature_dist_classes=None, imnet_feature_dist_scale_min_ratio=0.75, eval_with='student', compile=None)
 #: dacs_a999_fdthings.py on top of it: the final recipe
 FINAL_RECIPE = dict(DACS_BASIC, alpha=0.999, imnet_feature_dist_lambda=0.005, imnet_feature_dist_classes=[1, 2, 3])
 #: what each UDA config sets on top of its uda base

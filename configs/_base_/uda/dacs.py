@@ -23,6 +23,9 @@ uda = dict(
     imnet_feature_dist_classes=None,
     imnet_feature_dist_scale_min_ratio=0.75,
     eval_with='student',
+    # torch.compile for the forward passes (student, teacher, ImageNet model): None = off, True =
+    # torch's defaults (inductor), or a dict of torch.compile options; checkpoints are the same either way
+    compile=None,
 )
 custom_hooks = [dict(type='DebugImageHook', interval=1000)]
 # Distributed runs (launchers only; a single process is never wrapped): average the student's

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ...utils.errors import DaspmInputError
 from .class_mix import class_mix, class_mix_masks
+from .compile import compile_options, compile_segmentor
 from .ema import TeacherEMA
 from .feature_distance import feature_distance_loss, feature_distance_mask
 from .masking import MICOptions, block_mask, mask_images
@@ -60,6 +61,11 @@ class DACS(BaseModel):
             and pseudo-weight of the unmasked target (step 4), times ``loss_weight``, with its own
             backward. Logged as ``masked.decode.loss_ce``. Its random draws come after those of
             DACS, so an iteration's DACS part is the same with and without MIC.
+        compile: ``torch.compile`` for the forward passes of the student, the teacher and the
+            ImageNet model (backbone and decode head; the DACS step itself stays Python). None
+            (default) = off; True = torch's defaults (inductor: needs a C++ compiler on the CPU,
+            Triton on a GPU); a dict of torch.compile options, e.g. ``dict(mode='max-autotune-no-cudagraphs')``.
+            Parameter names and checkpoints are unchanged, so a run may switch it on or off on resume.
         seed: seed of the generator behind ClassMix, strong augmentation and MIC masks. In
             distributed training rank 0 uses it and every other rank a seed derived from
             (seed, rank), so that the processes mix and augment their images differently.
@@ -80,7 +86,8 @@ class DACS(BaseModel):
                  clamp_jitter: bool = True, ignore_padding: bool = True,
                  imnet_feature_dist_lambda: float = 0.0, imnet_feature_dist_classes: Sequence[int] | None = None,
                  imnet_feature_dist_scale_min_ratio: float = 0.75, eval_with: str = 'student',
-                 mic: dict | None = None, seed: int = 0, init_cfg: dict | None = None) -> None:
+                 mic: dict | None = None, compile: bool | dict | None = None, seed: int = 0,
+                 init_cfg: dict | None = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = model.get('data_preprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -132,6 +139,11 @@ class DACS(BaseModel):
                           self.data_preprocessor.std.flatten().tolist())
         self.value_scale = float(value_scale) if value_scale is not None \
             else infer_value_scale(*self._mean_std)
+        self.compile_options = compile_options(compile)
+        if self.compile_options is not None:
+            for segmentor in (self.model, self.ema_model, self.imnet_model):
+                if segmentor is not None:
+                    compile_segmentor(segmentor, self.compile_options)
 
     def init_weights(self) -> None:
         """Initialise as mmengine does; a warm start (``model.init_cfg`` Pretrained) must name a checkpoint file.

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The GPU checks of distributed training / GPU steps on a fresh GPU machine, in one command that
+# prints one table (targets: MiT-B5 UDA+FD step at crop 512, batch 2+2 <= 0.45 s on an H100-class
+# GPU; GPU kernels >= 70 % of the step; bf16 faster than fp32; scene mapping >= 1.5x mmseg's slide
+# inference at the same window and stride). About 6-8 minutes on an H100/H200.
+#
+#     bash benchmarks/gpu_check.sh [OUT_DIR]      # OUT_DIR default: $OUT, else work_dirs/gpu_check
+#
+# Set-up: a python3 with a CUDA build of torch (PYTHON=... to choose it). The other packages come
+# from the machine's package index, or, without one, from the wheels in .whl/ that
+# benchmarks/gpu_wheels.sh downloads on a machine with one. They go into a virtual environment over
+# the system's torch (/tmp/daspm-gpu-venv); daspm is used from this working tree.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT_DIR="${1:-${OUT:-work_dirs/gpu_check}}"
+mkdir -p "$OUT_DIR"
+SYSTEM_PY="${PYTHON:-python3}"
+VENV=/tmp/daspm-gpu-venv
+B5=configs/daspm/gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD"
+log() { echo "[gpu_check $(date +%H:%M:%S)] $*"; }
+
+log "set-up"
+"$SYSTEM_PY" -c 'import torch; assert torch.cuda.is_available(), "no CUDA GPU visible to torch"' || exit 2
+[[ -x "$VENV/bin/python" ]] || "$SYSTEM_PY" -m venv --system-site-packages --without-pip "$VENV" || exit 2
+PY="$VENV/bin/python"
+SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+if compgen -G '.whl/*.whl' >/dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check .whl/*.whl || exit 2
+else
+    "$PY" -m pip install -q --no-compile --disable-pip-version-check -r requirements.txt || exit 2
+    "$PY" -m pip install -q --no-compile --no-deps --disable-pip-version-check -r requirements-openmmlab.txt || exit 2
+fi
+"$PY" daspm/utils/mmcv_ops_stub.py install-site "$SITE" || exit 2
+"$PY" -c 'import torch, mmseg, mmengine, daspm.register
+print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}, "
+      f"mmseg {mmseg.__version__}, mmengine {mmengine.__version__}")' | tee "$OUT_DIR/versions.txt" || exit 2
+
+step() {  # name, seconds, command...: run with a time limit, log to OUT_DIR/name.log, never stop the script
+    local name="$1" limit="$2"; shift 2
+    log "$name"
+    timeout "$limit" "$@" >"$OUT_DIR/$name.log" 2>&1
+    local rc=$?
+    [[ $rc == 0 ]] || echo "$name: exit $rc (124: over ${limit}s); see $OUT_DIR/$name.log" | tee -a "$OUT_DIR/failures.txt"
+    grep -v -E 'Warning|warn\(|^\s*$' "$OUT_DIR/$name.log" | tail -6
+}
+
+step cuda_tests 150 "$PY" -m pytest -q -p no:cacheprovider -x tests/test_cuda_path.py tests/test_optimizer_groups.py
+common=(benchmarks/uda_step_cost.py --config "$B5" --device cuda --crop 512 --batch 2 --iters 5 --rounds 2
+        --variants 'uda (with FD)' --profile)
+step step_fp32 120 "$PY" "${common[@]}" --json "$OUT_DIR/step_fp32.json"
+step step_bf16 120 "$PY" "${common[@]}" --amp --json "$OUT_DIR/step_bf16.json"
+step step_bf16_compiled 240 "$PY" "${common[@]}" --amp --compile --json "$OUT_DIR/step_bf16_compiled.json"
+scene=(benchmarks/scene_throughput.py --device cuda --model synthetic --size 4096 --window-size 512 --overlap 128
+       --batch-size 8 --repeats 3 --work-dir /tmp/daspm-gpu-scene)
+step scene_fp32 120 "$PY" "${scene[@]}" --json "$OUT_DIR/scene_fp32.json"
+step scene_bf16 120 "$PY" "${scene[@]}" --amp bf16 --json "$OUT_DIR/scene_bf16.json"
+
+log "summary"
+"$PY" benchmarks/gpu_summary.py "$OUT_DIR" | tee "$OUT_DIR/summary.txt"
