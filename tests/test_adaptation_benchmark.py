@@ -30,7 +30,7 @@ def test_rows_cover_the_issue_and_the_controls(bench):
     rows = {r.name: r for r in bench.benchmark_rows()}
     for name in ('source-only', 'daspm', 'daspm-mic', 'oracle', 'daspm-s2sim', 'daspm-pixel-weight',
                  'daspm-fd-ratio-0.5', 'daspm-warm', 'daspm-longer', 'daspm-tuned', 'source-only-s2sim',
-                 'source-only-longer'):
+                 'source-only-longer', 'daspm-tuned-mic'):
         assert name in rows
     assert set(bench.CORE_ROWS) <= set(rows)
     # the warm rows train half the schedule after a full source-only run: their control trains 1.5x
@@ -38,6 +38,10 @@ def test_rows_cover_the_issue_and_the_controls(bench):
     assert rows['source-only-longer'].iters_factor == rows['daspm-tuned'].iters_factor + 1.0
     assert rows['daspm-tuned'].warm_start and rows['daspm-warm'].warm_start
     assert not rows['source-only-longer'].warm_start
+    # MIC on top of the tuned method: the same schedule and start as the tuned row
+    tuned, tuned_mic = rows['daspm-tuned'], rows['daspm-tuned-mic']
+    assert (tuned_mic.iters_factor, tuned_mic.warm_start) == (tuned.iters_factor, tuned.warm_start)
+    assert tuned_mic.config.endswith('_pixel_mic_daformer_mitb0.py')
 
 
 def test_summary_gap_closed_gain_and_classes_below_source_only(bench):

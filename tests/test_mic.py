@@ -271,6 +271,7 @@ def test_debug_grid_shows_the_masked_image(runs, tmp_path):
 # ------------------------------------------------------------------------------- configs
 @pytest.mark.parametrize('twin, mic_config, block', [
     ('synthetic_uda_rcs_fd_daformer_mitb0', 'synthetic_uda_mic_rcs_fd_daformer_mitb0', 32),
+    ('synthetic_uda_warm_s2sim_pixel_daformer_mitb0', 'synthetic_uda_warm_s2sim_pixel_mic_daformer_mitb0', 32),
     ('gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0',
      'gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_mic_daformer_mitb5_s0', 64),
 ])
