@@ -8,31 +8,34 @@
 #
 # Set-up: a python3 with a CUDA build of torch (PYTHON=... to choose it). The other packages come
 # from the machine's package index, or, without one, from the wheels in .whl/ that
-# benchmarks/gpu_wheels.sh downloads on a machine with one. They go into a virtual environment over
-# the system's torch (/tmp/daspm-gpu-venv); daspm is used from this working tree.
+# benchmarks/gpu_wheels.sh downloads on a machine with one. They are installed into a folder of
+# their own (/tmp/daspm-gpu-site, put on PYTHONPATH; a venv over a python that is itself a venv
+# would not see its torch); daspm is used from this working tree.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR="${1:-${OUT:-work_dirs/gpu_check}}"
 mkdir -p "$OUT_DIR"
-SYSTEM_PY="${PYTHON:-python3}"
-VENV=/tmp/daspm-gpu-venv
+PY="${PYTHON:-python3}"
+SITE=/tmp/daspm-gpu-site
 B5=configs/daspm/gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$SITE:$PWD"
 log() { echo "[gpu_check $(date +%H:%M:%S)] $*"; }
 
 log "set-up"
-"$SYSTEM_PY" -c 'import torch; assert torch.cuda.is_available(), "no CUDA GPU visible to torch"' || exit 2
-[[ -x "$VENV/bin/python" ]] || "$SYSTEM_PY" -m venv --system-site-packages --without-pip "$VENV" || exit 2
-PY="$VENV/bin/python"
-SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+"$PY" -c 'import torch; assert torch.cuda.is_available(), "no CUDA GPU visible to torch"' || exit 2
+mkdir -p "$SITE"
+pip_install=("$PY" -m pip install -q --no-compile --disable-pip-version-check --upgrade --target "$SITE")
 if compgen -G '.whl/*.whl' >/dev/null; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check .whl/*.whl || exit 2
+    "${pip_install[@]}" --no-index --no-deps .whl/*.whl || exit 2
 else
-    "$PY" -m pip install -q --no-compile --disable-pip-version-check -r requirements.txt || exit 2
-    "$PY" -m pip install -q --no-compile --no-deps --disable-pip-version-check -r requirements-openmmlab.txt || exit 2
+    "${pip_install[@]}" -r <(grep -v -E '^(setuptools|pytest)' requirements.txt) 'setuptools>=77.0.3,<82' || exit 2
+    "${pip_install[@]}" --no-deps -r requirements-openmmlab.txt || exit 2
 fi
+# The mmcv.ops stand-in is activated by a .pth file, which Python reads only in site directories:
+# a sitecustomize on PYTHONPATH makes the folder one.
 "$PY" daspm/utils/mmcv_ops_stub.py install-site "$SITE" || exit 2
-"$PY" -c 'import torch, mmseg, mmengine, daspm.register
+echo "import site; site.addsitedir('$SITE')" > "$SITE/sitecustomize.py"
+"$PY" -c 'import mmseg, mmseg.models, torch, mmengine, mmcv.ops, daspm.register
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}, "
       f"mmseg {mmseg.__version__}, mmengine {mmengine.__version__}")' | tee "$OUT_DIR/versions.txt" || exit 2
 
