@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
 import pytest
+from mmengine.config import Config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,3 +80,20 @@ def test_a_seed_without_source_only_or_oracle_has_no_gap_closed(bench):
     assert summary['runs']['daspm']['gap_closed_mean'] is None
     assert summary['runs']['daspm']['gain_over_source_only'] == [5.0, None]
     assert 'oracle' not in summary['runs']
+
+
+def test_make_demo_trains_the_tuned_row_of_seed_0(bench):
+    """The demo's schedule, configs and data are the benchmark's daspm-tuned protocol on seed 0."""
+    demo = (REPO / 'scripts/demo.sh').read_text()
+    defaults = dict(re.findall(r'^(\w+)=\$\{\w+:-(\d+)\}$', demo, flags=re.M))
+    tuned = next(r for r in bench.benchmark_rows() if r.name == 'daspm-tuned')
+    assert int(defaults['SOURCE_ONLY_ITERS']) == bench.DEFAULT_ITERS
+    assert int(defaults['DASPM_ITERS']) == round(bench.DEFAULT_ITERS * tuned.iters_factor)
+    assert f'DASPM={tuned.config}' in demo
+    source_only = next(r for r in bench.benchmark_rows() if r.name == 'source-only')
+    assert f'SOURCE_ONLY={source_only.config}' in demo
+    generator = re.search(r'make_synthetic_dataset\.py \$DATA (.*)$', demo, flags=re.M).group(1).split()
+    assert generator == bench.GENERATOR_ARGS  # and no --seed: the generator's default, seed 0
+    for row in (source_only, tuned):  # training seed 0 (DACS's own generator: model.seed, default 0)
+        cfg = Config.fromfile(str(REPO / row.config))
+        assert cfg.randomness.seed == 0 and cfg.model.get('seed', 0) == 0

@@ -8,9 +8,10 @@
 # - sub-pixel-aware source augmentation: source images rendered as Sentinel-2's 10 m bands see
 #   the ground (synthetic_uda_rcs_fd_s2sim_daformer_mitb0.py);
 # - per-pixel pseudo-weights: 1 on confident target pixels, 0 elsewhere.
-# The schedule is the UDA part only: 300 iterations after a 600-iteration source-only run.
+# The schedule is the UDA part only: 200 iterations after a 400-iteration source-only run (the
+# benchmark's protocol).
 _base_ = ['./synthetic_uda_rcs_fd_s2sim_daformer_mitb0.py']
-max_iters = 300
+max_iters = 200
 warmup_iters = 50
 model = dict(
     pseudo_weight='pixel',
