@@ -255,6 +255,27 @@ def print_table(summary: dict) -> None:
               + f'  {below}')
 
 
+def markdown_table(summary: dict) -> str:
+    """The table of the README and the issue notes: mean +- std over seeds, gap closed, per-class change."""
+    lines = ['| run | seeds | target mIoU | minus source-only, same seed | gap closed | '
+             + ' | '.join(f'{c} (vs source-only)' for c in CLASSES) + ' |',
+             '|---|---|---|---|---|' + '---|' * len(CLASSES)]
+    for name, run in summary['runs'].items():
+        seeds = ','.join(str(s) for s, v in zip(summary['seeds'], run['miou']) if v is not None)
+        gain = f'{run["gain_mean"]:+.2f} ± {run["gain_std"] or 0:.2f}' if name != 'source-only' else ''
+        gap = (f'{run["gap_closed_mean"] * 100:+.0f} ± {(run["gap_closed_std"] or 0) * 100:.0f} %'
+               if run['gap_closed_mean'] is not None and name not in ('source-only', 'oracle') else '')
+        cells = []
+        for c in CLASSES:
+            values = [v for v in run['per_class'][c] if v is not None]
+            mean = f'{statistics.fmean(values):.1f}' if values else 'n/a'
+            delta = run['per_class_gain_mean'].get(c)
+            cells.append(mean if name == 'source-only' or delta is None else f'{mean} ({delta:+.1f})')
+        lines.append(f'| {name} | {seeds} | {run["miou_mean"]:.2f} ± {run["miou_std"]:.2f} | {gain} | {gap} | '
+                     + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def plot(summary: dict, path: Path) -> None:
     """Left: target mIoU per row (mean +- std, one dot per seed); right: mIoU minus source-only of the same seed."""
     import matplotlib
@@ -297,6 +318,7 @@ def main() -> None:
     parser.add_argument('--work-root', type=Path, default=Path('work_dirs/benchmark_adaptation'))
     parser.add_argument('--data-root', type=Path, default=Path('data/synthetic_benchmark'))
     parser.add_argument('--out', type=Path, default=Path('benchmarks/results/adaptation_synthetic.json'))
+    parser.add_argument('--markdown', action='store_true', help='also print the table as Markdown')
     parser.add_argument('--report-only', action='store_true',
                         help='train nothing: summarise the runs finished under --work-root (rows and seeds '
                              'without a result are reported as missing)')
@@ -356,6 +378,8 @@ def main() -> None:
             future.result()
     summary = summarise(rows, args.seeds, results, args.iters)
     print_table(summary)
+    if args.markdown:
+        print(markdown_table(summary))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + '\n')
     plot(summary, args.out.with_suffix('.png'))
