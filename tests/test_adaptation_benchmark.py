@@ -69,6 +69,9 @@ def test_summary_gap_closed_gain_and_classes_below_source_only(bench):
     assert daspm['classes_below_source_only'] == ['urban area']
     assert summary['runs']['oracle']['gap_closed'] == pytest.approx([1.0, 1.0])
     assert summary['test_tiles'] == 18 and summary['seeds'] == [0, 1]
+    table = bench.markdown_table(summary).splitlines()
+    daspm_row = next(line for line in table if line.startswith('| daspm |'))
+    assert daspm_row.startswith('| daspm | 0,1 | 41.50 ± 2.12 | +6.50 ± 4.95 | +62 ± 18 % | 61.0 (+6.0) | 57.5 (-2.5) |')
 
 
 def test_a_seed_without_source_only_or_oracle_has_no_gap_closed(bench):
