@@ -24,7 +24,9 @@ from daspm.apis.scene.batch import plan_jobs, read_scene_list, scene_name, share
 from daspm.apis.scene.predictor import ShiftedDepthwiseConv2d
 from daspm.synthetic.sentinel2_product import write_product
 from daspm.utils.errors import DaspmInputError
-from test_scene_mapping import PIXEL_CONFIG, UDA_CONFIG, PixelModel, ScenePixelBackbone, smooth_bands  # noqa: F401
+# pixel_checkpoint is test_scene_mapping's fixture (config + checkpoint of its per-pixel mmseg EncoderDecoder)
+from test_scene_mapping import (UDA_CONFIG, PixelModel, ScenePixelBackbone, pixel_checkpoint,  # noqa: F401
+                                smooth_bands)
 
 SPEC = input_spec(bands=['B4', 'B3', 'B2'], scale=3000.0, nominal_gsd=10.0, out_gsd=2.0)
 SIZE = 60                     # 10 m pixels: 300 x 300 at 2 m
@@ -46,23 +48,6 @@ def products(tmp_path_factory) -> dict[str, Path]:
     made['L2A zip'] = write_product(root / 'zipped', 'L2A', '04.00', SIZE, seed=1, cloud_block=CLOUD, bands=BANDS,
                                     zip_it=True)
     return made
-
-
-@pytest.fixture
-def pixel_checkpoint(tmp_path) -> tuple[Path, Path]:
-    """Config + checkpoint of test_scene_mapping's per-pixel mmseg EncoderDecoder."""
-    from mmengine.config import Config
-    from mmseg.registry import MODELS
-    config = tmp_path / 'pixel_config.py'
-    config.write_text(PIXEL_CONFIG)
-    model = MODELS.build(Config.fromfile(str(config)).model)
-    with torch.no_grad():
-        model.decode_head.conv_seg.weight.copy_(torch.tensor(
-            [[9.0, -3, 1], [-4, 8, 2], [1, 1, -9], [5, 5, 5], [-6, -2, 9]])[..., None, None])
-        model.decode_head.conv_seg.bias.copy_(torch.tensor([0.5, -0.5, 1.0, -7.0, 0.0]))
-    checkpoint = tmp_path / 'pixel.pth'
-    torch.save({'state_dict': model.state_dict()}, checkpoint)
-    return config, checkpoint
 
 
 def map_product(path, mask_classes=(0, 1, 3, 8, 9, 10, 11), spec=SPEC):
