@@ -192,22 +192,19 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
         if not any(per_seed):
             continue
         miou = [r['miou'] if r else None for r in per_seed]
-        closed = []
+        # seeds differ by up to 10 mIoU, so rows are compared with source-only of the same seed
+        gain, gap = [], []
         for s, value in zip(seeds, miou):
             source, oracle = (results.get((n, s), {}).get('miou') for n in ('source-only', 'oracle'))
-            closed.append((value - source) / (oracle - source)
-                          if None not in (value, source, oracle) and oracle > source else None)
+            gain.append(value - source if None not in (value, source) else None)
+            gap.append(oracle - source if None not in (value, source, oracle) and oracle > source else None)
+        closed = [g / d if d is not None else None for g, d in zip(gain, gap)]
         done = [v for v in miou if v is not None]
         done_closed = [c for c in closed if c is not None]
         # pooled: mean gain / mean gap over the seeds where the row, source-only and oracle ran. A
         # seed with a small gap (1.8 mIoU on seed 1) swings the per-seed share by +-100 %; pooled, each
         # seed weighs by its gap.
-        pooled_seeds = [s for s, c in zip(seeds, closed) if c is not None]
-        gaps = [results[('oracle', s)]['miou'] - results[('source-only', s)]['miou'] for s in pooled_seeds]
-        gains_pooled = [results[(row.name, s)]['miou'] - results[('source-only', s)]['miou'] for s in pooled_seeds]
-        # seeds differ by up to 10 mIoU, so rows are compared with source-only of the same seed
-        gain = [value - results[('source-only', s)]['miou']
-                if value is not None and ('source-only', s) in results else None for s, value in zip(seeds, miou)]
+        pooled = [(g, d) for g, d in zip(gain, gap) if d is not None]
         done_gain = [g for g in gain if g is not None]
         class_gain = per_class_gain(results, row.name, seeds)
         runs[row.name] = dict(
@@ -221,7 +218,7 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
             gap_closed=closed,
             gap_closed_mean=statistics.fmean(done_closed) if done_closed else None,
             gap_closed_std=statistics.stdev(done_closed) if len(done_closed) > 1 else None,
-            gap_closed_pooled=sum(gains_pooled) / sum(gaps) if gaps else None,
+            gap_closed_pooled=sum(g for g, _ in pooled) / sum(d for _, d in pooled) if pooled else None,
             per_class_gain_mean=class_gain,
             classes_below_source_only=[c for c, g in class_gain.items() if g is not None and g < 0],
             pseudo_weight=[r.get('pseudo_weight') if r else None for r in per_seed],
