@@ -9,14 +9,14 @@
 # Set-up: a python3 with a CUDA build of torch (PYTHON=... to choose it). The other packages come
 # from the machine's package index, or, without one, from the wheels in .whl/ that
 # benchmarks/gpu_wheels.sh downloads on a machine with one. They are installed into a folder of
-# their own (/tmp/daspm-gpu-site, put on PYTHONPATH; a venv over a python that is itself a venv
+# their own (work_dirs/gpu_site, put on PYTHONPATH; a venv over a python that is itself a venv
 # would not see its torch); daspm is used from this working tree.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR="${1:-${OUT:-work_dirs/gpu_check}}"
 mkdir -p "$OUT_DIR"
 PY="${PYTHON:-python3}"
-SITE=/tmp/daspm-gpu-site
+SITE="$PWD/work_dirs/gpu_site"  # absolute: PYTHONPATH and the sitecustomize outlive the cd
 B5=configs/daspm/gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py
 export PYTHONUNBUFFERED=1 PYTHONPATH="$SITE:$PWD"
 log() { echo "[gpu_check $(date +%H:%M:%S)] $*"; }
@@ -55,7 +55,7 @@ step step_fp32 120 "$PY" "${common[@]}" --json "$OUT_DIR/step_fp32.json"
 step step_bf16 120 "$PY" "${common[@]}" --amp --json "$OUT_DIR/step_bf16.json"
 step step_bf16_compiled 240 "$PY" "${common[@]}" --amp --compile --json "$OUT_DIR/step_bf16_compiled.json"
 scene=(benchmarks/scene_throughput.py --device cuda --model synthetic --size 4096 --window-size 512 --overlap 128
-       --batch-size 8 --repeats 3 --work-dir /tmp/daspm-gpu-scene)
+       --batch-size 8 --repeats 3 --work-dir work_dirs/gpu_check_scene)
 step scene_fp32 120 "$PY" "${scene[@]}" --json "$OUT_DIR/scene_fp32.json"
 step scene_bf16 120 "$PY" "${scene[@]}" --amp bf16 --json "$OUT_DIR/scene_bf16.json"
 
