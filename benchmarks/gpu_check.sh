@@ -6,6 +6,10 @@
 #
 #     bash benchmarks/gpu_check.sh [OUT_DIR]      # OUT_DIR default: $OUT, else work_dirs/gpu_check
 #
+# GPU_CHECK_BUDGET_S (default 480) bounds the whole run: each step's time limit is cut to what is
+# left, so the table is printed even when a step hangs. GPU_CHECK_ARCHIVE=FILE.tar.gz also packs
+# OUT_DIR into one file after every step (for machines that return only a few files).
+#
 # Set-up: a python3 with a CUDA build of torch (PYTHON=... to choose it). The other packages come
 # from the machine's package index, or, without one, from the wheels in .whl/ that
 # benchmarks/gpu_wheels.sh downloads on a machine with one. They are installed into a folder of
@@ -20,6 +24,8 @@ SITE="$PWD/work_dirs/gpu_site"  # absolute: PYTHONPATH and the sitecustomize out
 B5=configs/daspm/gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py
 export PYTHONUNBUFFERED=1 PYTHONPATH="$SITE:$PWD"
 log() { echo "[gpu_check $(date +%H:%M:%S)] $*"; }
+DEADLINE=$((SECONDS + ${GPU_CHECK_BUDGET_S:-480} - 15))  # 15 s kept for the summary
+archive() { [[ -z "${GPU_CHECK_ARCHIVE:-}" ]] || tar czf "$GPU_CHECK_ARCHIVE" -C "$OUT_DIR" . 2>/dev/null; }
 
 log "set-up"
 "$PY" -c 'import torch; assert torch.cuda.is_available(), "no CUDA GPU visible to torch"' || exit 2
@@ -38,26 +44,38 @@ echo "import site; site.addsitedir('$SITE')" > "$SITE/sitecustomize.py"
 "$PY" -c 'import mmseg, mmseg.models, torch, mmengine, mmcv.ops, daspm.register
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}, "
       f"mmseg {mmseg.__version__}, mmengine {mmengine.__version__}")' | tee "$OUT_DIR/versions.txt" || exit 2
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | tee -a "$OUT_DIR/versions.txt"
+log "set-up done in ${SECONDS}s"
 
 step() {  # name, seconds, command...: run with a time limit, log to OUT_DIR/name.log, never stop the script
     local name="$1" limit="$2"; shift 2
-    log "$name"
+    local left=$((DEADLINE - SECONDS))
+    (( left < limit )) && limit=$left
+    if (( limit < 20 )); then
+        echo "$name: skipped, the run's time budget is spent" | tee -a "$OUT_DIR/failures.txt"
+        return
+    fi
+    log "$name (limit ${limit}s)"
     timeout "$limit" "$@" >"$OUT_DIR/$name.log" 2>&1
     local rc=$?
     [[ $rc == 0 ]] || echo "$name: exit $rc (124: over ${limit}s); see $OUT_DIR/$name.log" | tee -a "$OUT_DIR/failures.txt"
-    grep -v -E 'Warning|warn\(|^\s*$' "$OUT_DIR/$name.log" | tail -6
+    grep -v -E 'Warning|warn\(|^\s*$' "$OUT_DIR/$name.log" | tail -8
+    archive
 }
 
-step cuda_tests 150 "$PY" -m pytest -q -p no:cacheprovider -x tests/test_cuda_path.py tests/test_optimizer_groups.py
+step cuda_tests 120 "$PY" -m pytest -q -p no:cacheprovider -x tests/test_cuda_path.py tests/test_optimizer_groups.py
 common=(benchmarks/uda_step_cost.py --config "$B5" --device cuda --crop 512 --batch 2 --iters 5 --rounds 2
         --variants 'uda (with FD)' --profile)
-step step_fp32 120 "$PY" "${common[@]}" --json "$OUT_DIR/step_fp32.json"
-step step_bf16 120 "$PY" "${common[@]}" --amp --json "$OUT_DIR/step_bf16.json"
-step step_bf16_compiled 240 "$PY" "${common[@]}" --amp --compile --json "$OUT_DIR/step_bf16_compiled.json"
+step step_fp32 100 "$PY" "${common[@]}" --json "$OUT_DIR/step_fp32.json"
+step step_bf16 100 "$PY" "${common[@]}" --amp --json "$OUT_DIR/step_bf16.json" --profile-table "$OUT_DIR/step_bf16_ops.txt"
 scene=(benchmarks/scene_throughput.py --device cuda --model synthetic --size 4096 --window-size 512 --overlap 128
        --batch-size 8 --repeats 3 --work-dir work_dirs/gpu_check_scene)
-step scene_fp32 120 "$PY" "${scene[@]}" --json "$OUT_DIR/scene_fp32.json"
-step scene_bf16 120 "$PY" "${scene[@]}" --amp bf16 --json "$OUT_DIR/scene_bf16.json"
+step scene_fp32 90 "$PY" "${scene[@]}" --json "$OUT_DIR/scene_fp32.json"
+step scene_bf16 90 "$PY" "${scene[@]}" --amp bf16 --json "$OUT_DIR/scene_bf16.json"
+# last: compiling MiT-B5 three times (student, teacher, ImageNet model) takes the longest and may not finish
+step step_bf16_compiled 240 "$PY" "${common[@]}" --amp --compile --no-memory --json "$OUT_DIR/step_bf16_compiled.json"
 
 log "summary"
 "$PY" benchmarks/gpu_summary.py "$OUT_DIR" | tee "$OUT_DIR/summary.txt"
+archive
+log "done in ${SECONDS}s"

@@ -108,8 +108,12 @@ def time_steps(model, optim_wrapper, batch: dict, iters: int, device: str) -> li
     return times
 
 
-def kernel_share(model, optim_wrapper, batch: dict, iters: int) -> float:
-    """Share of the wall time of ``iters`` steps that the GPU spends running kernels (and copies)."""
+def kernel_share(model, optim_wrapper, batch: dict, iters: int, table_path: Path | None = None) -> float:
+    """Share of the wall time of ``iters`` steps that the GPU spends running kernels (and copies).
+
+    With ``table_path`` the profiler's top operators by host time are appended there, to see where
+    the host spends a step that leaves the GPU waiting.
+    """
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
@@ -120,7 +124,13 @@ def kernel_share(model, optim_wrapper, batch: dict, iters: int) -> float:
             model.train_step(copy.copy(batch), optim_wrapper)
         torch.cuda.synchronize()
         wall = time.perf_counter() - start
-    device_us = sum(e.self_device_time_total for e in prof.key_averages() if e.device_type == DeviceType.CUDA)
+    averages = prof.key_averages()
+    if table_path is not None:
+        with table_path.open('a') as table:
+            table.write(f'{type(model).__name__}, {iters} steps, {wall:.3f} s wall\n')
+            table.write(averages.table(sort_by='self_cpu_time_total', row_limit=25) + '\n')
+            table.write(averages.table(sort_by='self_device_time_total', row_limit=15) + '\n\n')
+    device_us = sum(e.self_device_time_total for e in averages if e.device_type == DeviceType.CUDA)
     return device_us / 1e6 / wall
 
 
@@ -153,6 +163,9 @@ def main() -> None:
                         help='torch.compile the forward passes (default backend: inductor)')
     parser.add_argument('--json', type=Path, help='also write the table to this JSON file')
     parser.add_argument('--profile', action='store_true', help='GPU kernel time as a share of the step (CUDA)')
+    parser.add_argument('--profile-table', type=Path, help='with --profile: write the top operators by host and GPU time here')
+    parser.add_argument('--no-memory', action='store_true',
+                        help='skip the per-variant peak memory (on a GPU it builds each variant once more)')
     parser.add_argument('--variants', nargs='+', default=['source-only', 'uda (no FD)', 'uda (with FD)'],
                         help='which of the three variants to run (source-only is always run: the ratios need it)')
     parser.add_argument('--cudnn-benchmark', choices=['config', 'on', 'off'], default='config',
@@ -178,7 +191,7 @@ def main() -> None:
         raise SystemExit(f'unknown variant(s) {sorted(unknown)}; known: {list(recipes)}')
     recipes = {name: recipe for name, recipe in recipes.items() if name == 'source-only' or name in args.variants}
     peaks = {}
-    if args.device.startswith('cuda'):  # before the timed models exist, so each is measured alone
+    if args.device.startswith('cuda') and not args.no_memory:  # before the timed models exist, so each is measured alone
         peaks = {name: peak_memory_gib(cfg, uda, fd, data, args.device, args.amp, args.compile)
                  for name, (uda, fd, data) in recipes.items()}
     variants = {name: (*build(cfg, uda, fd, args.device, args.amp, args.compile), data)
@@ -191,7 +204,11 @@ def main() -> None:
             times[name] += time_steps(model, wrapper, data, args.iters, args.device)
     shares = {}
     if args.profile and args.device.startswith('cuda'):
-        shares = {name: kernel_share(model, wrapper, data, args.iters) for name, (model, wrapper, data) in variants.items()}
+        if args.profile_table:
+            args.profile_table.parent.mkdir(parents=True, exist_ok=True)
+            args.profile_table.write_text('')
+        shares = {name: kernel_share(model, wrapper, data, args.iters, args.profile_table)
+                  for name, (model, wrapper, data) in variants.items()}
     base = statistics.median(times['source-only'])
     print(f'device {torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device}, '
           f'amp {args.amp}, compile {args.compile}, batch {args.batch}+{args.batch}, crop {args.crop}, '
