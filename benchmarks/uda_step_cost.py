@@ -86,6 +86,8 @@ def build(cfg, uda: bool, fd: bool, device: str, amp: bool, compile_backend: str
     if amp:
         optim_cfg.type = 'AmpOptimWrapper'
         optim_cfg.dtype = 'bfloat16'
+        # bf16 has float32's range: no loss scaling (a GradScaler checks for inf every step)
+        optim_cfg.loss_scale = dict(enabled=False)
     return model, build_optim_wrapper(model, optim_cfg)
 
 
@@ -163,6 +165,7 @@ def main() -> None:
                         help='torch.compile the forward passes (default backend: inductor)')
     parser.add_argument('--json', type=Path, help='also write the table to this JSON file')
     parser.add_argument('--profile', action='store_true', help='GPU kernel time as a share of the step (CUDA)')
+    parser.add_argument('--profile-iters', type=int, default=3, help='steps per variant under the profiler')
     parser.add_argument('--profile-table', type=Path, help='with --profile: write the top operators by host and GPU time here')
     parser.add_argument('--no-memory', action='store_true',
                         help='skip the per-variant peak memory (on a GPU it builds each variant once more)')
@@ -207,7 +210,7 @@ def main() -> None:
         if args.profile_table:
             args.profile_table.parent.mkdir(parents=True, exist_ok=True)
             args.profile_table.write_text('')
-        shares = {name: kernel_share(model, wrapper, data, args.iters, args.profile_table)
+        shares = {name: kernel_share(model, wrapper, data, args.profile_iters, args.profile_table)
                   for name, (model, wrapper, data) in variants.items()}
     base = statistics.median(times['source-only'])
     print(f'device {torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device}, '

@@ -10,19 +10,47 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
-from daspm.models.uda.compile import DEFAULT_OPTIONS, compile_options, is_compiled
+from mmseg.models.backbones.mit import TransformerEncoderLayer
+from mmseg.models.utils import PatchEmbed
+
+from daspm.models.uda.compile import (DEFAULT_OPTIONS, compile_options, compile_segmentor, is_compiled,
+                                      repeated_blocks)
 from dacs_helpers import build_dacs, make_batch
 
 
 def test_options_default_merge_and_errors():
     assert compile_options(None) is None and compile_options(False) is None
-    assert compile_options(True) == DEFAULT_OPTIONS
+    assert compile_options(True) == {**DEFAULT_OPTIONS, 'scope': 'blocks'}
     assert compile_options(dict(mode='max-autotune-no-cudagraphs')) == {
-        **DEFAULT_OPTIONS, 'mode': 'max-autotune-no-cudagraphs'}
+        **DEFAULT_OPTIONS, 'mode': 'max-autotune-no-cudagraphs', 'scope': 'blocks'}
+    assert compile_options(dict(scope='whole'))['scope'] == 'whole'
     with pytest.raises(ValueError, match=r"unknown torch.compile option\(s\) \['fast'\]"):
         compile_options(dict(fast=True))
+    with pytest.raises(ValueError, match=r"model.compile.scope must be one of \['blocks', 'whole'\], got 'layer'"):
+        compile_options(dict(scope='layer'))
     with pytest.raises(TypeError, match='model.compile must be'):
         compile_options('inductor')
+
+
+def test_repeated_blocks_of_mit_are_its_transformer_layers_and_patch_embeddings():
+    _, model, _ = build_dacs()
+    backbone = model.model.backbone
+    blocks = repeated_blocks(backbone)
+    layers = [m for m in backbone.modules() if isinstance(m, TransformerEncoderLayer)]
+    embeds = [m for m in backbone.modules() if isinstance(m, PatchEmbed)]
+    # every transformer layer and patch embedding, each once, and nothing inside them
+    assert len(layers) == sum(model.model.backbone.num_layers) and len(embeds) == 4
+    assert sorted(map(id, blocks)) == sorted(map(id, layers + embeds))
+
+
+def test_scope_whole_compiles_the_backbone_forward_and_blocks_its_blocks():
+    for scope, backbone_compiled in (('whole', True), ('blocks', False)):
+        _, model, _ = build_dacs()
+        compile_segmentor(model.model, compile_options(dict(backend='eager', scope=scope)))
+        backbone = model.model.backbone
+        assert is_compiled(backbone) == backbone_compiled, scope
+        assert all(is_compiled(block) for block in repeated_blocks(backbone)) != backbone_compiled, scope
+        assert is_compiled(model.model.decode_head), scope
 
 
 def _step(model, wrapper) -> tuple[dict, dict]:
@@ -50,7 +78,8 @@ def runs():
 def test_student_teacher_and_imagenet_model_forward_passes_are_compiled(runs):
     model = runs['compiled'][0]
     for segmentor in (model.model, model.ema_model, model.imnet_model):
-        assert is_compiled(segmentor.backbone) and is_compiled(segmentor.decode_head)
+        blocks = repeated_blocks(segmentor.backbone)
+        assert blocks and all(is_compiled(block) for block in blocks) and is_compiled(segmentor.decode_head)
     plain = runs['plain'][0]
     assert not is_compiled(plain.model.backbone) and plain.compile_options is None
     # TorchDynamo captured graphs for the compiled model's steps, none for the plain one's

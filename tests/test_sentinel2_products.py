@@ -318,7 +318,9 @@ def test_inference_copy_and_parallel_windows_give_the_same_map(tmp_path):
                                   workers=workers, progress=False))
     assert maps[1].workers == 3
     np.testing.assert_array_equal(maps[0].sink.class_map, maps[1].sink.class_map)
-    np.testing.assert_array_equal(maps[0].sink.confidence, maps[1].sink.confidence)
+    # each of the 3 workers runs single-threaded: with more torch threads the single worker's
+    # forward pass rounds differently in the last bit, which moves no class but the confidence
+    np.testing.assert_allclose(maps[0].sink.confidence, maps[1].sink.confidence, rtol=0, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------- the command line

@@ -24,7 +24,8 @@ uda = dict(
     imnet_feature_dist_scale_min_ratio=0.75,
     eval_with='student',
     # torch.compile for the forward passes (student, teacher, ImageNet model): None = off, True =
-    # torch's defaults (inductor), or a dict of torch.compile options; checkpoints are the same either way
+    # torch's defaults (inductor), or a dict of torch.compile options plus scope='blocks' (default: the
+    # backbone block by block) or 'whole'; checkpoints are the same either way
     compile=None,
 )
 custom_hooks = [dict(type='DebugImageHook', interval=1000)]

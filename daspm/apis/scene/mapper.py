@@ -59,16 +59,22 @@ class StreamingBlender:
     a quality mask (clouds...), so finished pixels without weight are told apart: masked or no
     data. A sink with ``wants_probabilities`` / ``wants_uncertainty`` also gets, per finished
     row, the class probabilities and their normalised entropy as uint8 (x 254, 255 = none).
+
+    The accumulators live on ``device`` (the model's), so on a GPU the windows' probabilities are
+    blended where they were computed and only finished class ids (and confidence / extras) cross
+    to the host: copying every window's (K+1) probability planes out and blending them in NumPy
+    took longer than the forward passes (benchmarks/scene_throughput.py on an H200).
     """
 
     def __init__(self, plan: WindowPlan, num_classes: int, sink, want_confidence: bool,
-                 track_excluded: bool = False) -> None:
+                 track_excluded: bool = False, device: torch.device | str = 'cpu') -> None:
         self.plan, self.k, self.sink = plan, num_classes, sink
         self.want_confidence = want_confidence
         self.track_excluded = track_excluded
+        self.device = torch.device(device)
         channels = num_classes + 1 + int(track_excluded)
-        self.carry = np.zeros((channels, plan.carry_rows(), plan.width), np.float32)
-        self.acc = np.zeros((channels, plan.win_h, plan.win_w), np.float32)
+        self.carry = torch.zeros((channels, plan.carry_rows(), plan.width), dtype=torch.float32, device=self.device)
+        self.acc = torch.zeros((channels, plan.win_h, plan.win_w), dtype=torch.float32, device=self.device)
         final_rows = max([b - a for a, b in zip(plan.ys, plan.ys[1:])] + [plan.win_h])
         self.band_cls = np.empty((final_rows, plan.width), np.uint8)
         self.band_conf = np.empty((final_rows, plan.width), np.float32) if want_confidence else None
@@ -87,23 +93,23 @@ class StreamingBlender:
         final = ys[iy + 1] - ys[iy] if iy + 1 < len(ys) else h
         return ov_in, final, h - final
 
-    def add(self, iy: int, ix: int, contribution: np.ndarray | None) -> None:
+    def add(self, iy: int, ix: int, contribution: torch.Tensor | np.ndarray | None) -> None:
         """Add window (iy, ix): (K+1, win_h, win_w) = weighted probabilities + weight; None if skipped."""
         plan, acc = self.plan, self.acc
         ov_in, final, ov_out = self._rows(iy)
         x = plan.xs[ix]
         if ix == 0:
-            acc[:] = 0.0
+            acc.zero_()
             acc[:, :ov_in] = self.carry[:, :ov_in, :plan.win_w]
         else:
             shift = x - plan.xs[ix - 1]
             # columns before x are finished; move the rest to the front and load the new ones
-            acc[:, :, :plan.win_w - shift] = acc[:, :, shift:].copy()
+            acc[:, :, :plan.win_w - shift] = acc[:, :, shift:].clone()
             acc[:, :, plan.win_w - shift:] = 0.0
             start = plan.xs[ix - 1] + plan.win_w
             acc[:, :ov_in, plan.win_w - shift:] = self.carry[:, :ov_in, start:start + shift]
         if contribution is not None:
-            acc += contribution
+            acc += torch.as_tensor(contribution, device=self.device)
         x_next = plan.xs[ix + 1] if ix + 1 < len(plan.xs) else plan.width
         done = acc[:, :, :x_next - x]
         self._finish(done[:, :final], x)
@@ -118,31 +124,38 @@ class StreamingBlender:
                 self.sink.write_rows(plan.ys[iy], self.band_cls[:final], conf)
             self.write_seconds += time.perf_counter() - start
 
-    def _finish(self, block: np.ndarray, x: int) -> None:
+    def _finish(self, block: torch.Tensor, x: int) -> None:
         """Class ids (255 where no window saw valid data), confidence and extras of finished pixels."""
         probs, weight = block[:self.k], block[self.k]
         cols = slice(x, x + block.shape[2])
-        valid = weight > 0
-        cls = probs.argmax(axis=0).astype(np.uint8)
-        cls[~valid] = IGNORE_INDEX
         rows = block.shape[1]
-        self.band_cls[:rows, cols] = cls
-        n_valid = int(np.count_nonzero(valid))
-        self.valid_pixels += n_valid
-        if self.track_excluded and n_valid < valid.size:
-            self.masked_pixels += int(np.count_nonzero(~valid & (block[self.k + 1] > 0)))
+        valid = weight > 0
+        cls = probs.argmax(dim=0).to(torch.uint8)
+        cls[~valid] = IGNORE_INDEX
+        # one copy to the host per quantity; the counts ride along with the class ids
+        self.band_cls[:rows, cols] = cls.cpu().numpy()
+        counts = [valid.sum()]
+        if self.track_excluded:
+            counts.append((~valid & (block[self.k + 1] > 0)).sum())
+        counts = torch.stack(counts).tolist()
+        self.valid_pixels += counts[0]
+        if self.track_excluded:
+            self.masked_pixels += counts[1]
+        safe_weight = torch.where(valid, weight, 1.0)
         if self.band_conf is not None:
-            conf = probs.max(axis=0) / np.where(valid, weight, 1.0)
-            self.band_conf[:rows, cols] = np.where(valid, conf, 0.0)
+            conf = probs.max(dim=0).values / safe_weight
+            self.band_conf[:rows, cols] = torch.where(valid, conf, 0.0).cpu().numpy()
         if self.band_extras:
-            p = probs / np.where(valid, weight, 1.0)
+            p = probs / safe_weight
             if 'probabilities' in self.band_extras:
-                self.band_extras['probabilities'][:, :rows, cols] = np.where(
-                    valid, np.rint(np.clip(p, 0.0, 1.0) * PROBABILITY_SCALE), PROBABILITY_NODATA)
+                scaled = torch.round(p.clamp(0.0, 1.0) * PROBABILITY_SCALE)
+                self.band_extras['probabilities'][:, :rows, cols] = \
+                    torch.where(valid, scaled, float(PROBABILITY_NODATA)).to(torch.uint8).cpu().numpy()
             if 'uncertainty' in self.band_extras:
-                entropy = -(p * np.log(np.maximum(p, 1e-12))).sum(axis=0) / np.log(max(self.k, 2))
-                self.band_extras['uncertainty'][:rows, cols] = np.where(
-                    valid, np.rint(np.clip(entropy, 0.0, 1.0) * PROBABILITY_SCALE), PROBABILITY_NODATA)
+                entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(dim=0) / np.log(max(self.k, 2))
+                scaled = torch.round(entropy.clamp(0.0, 1.0) * PROBABILITY_SCALE)
+                self.band_extras['uncertainty'][:rows, cols] = \
+                    torch.where(valid, scaled, float(PROBABILITY_NODATA)).to(torch.uint8).cpu().numpy()
 
 
 @dataclass
@@ -227,7 +240,8 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
                               value_range(source, spec, grid.aoi, progress) if needs_range else None)
     weights = torch.from_numpy(plan.weights()).to(device)
     track = source.has_exclusion
-    blender = StreamingBlender(plan, predictor.num_classes, sink, sink.wants_confidence, track_excluded=track)
+    blender = StreamingBlender(plan, predictor.num_classes, sink, sink.wants_confidence, track_excluded=track,
+                               device=device)
     order = [(iy, ix) for iy in range(len(plan.ys)) for ix in range(len(plan.xs))]
     timings = dict(value_range=time.perf_counter() - start, read=0.0, wait_for_read=0.0, forward=0.0, blend=0.0)
 
@@ -246,7 +260,7 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
         t0 = time.perf_counter()
         blank = [nodata if excluded is None else nodata | excluded for _, nodata, excluded in windows]
         live = [i for i, b in enumerate(blank) if not b.all()]
-        contributions: list[np.ndarray | None] = [None] * len(windows)
+        contributions: list[torch.Tensor | None] = [None] * len(windows)
         # inference mode, autocast and the current CUDA device are per thread: set here, in the worker
         on_device = torch.cuda.device(device) if device.type == 'cuda' else contextlib.nullcontext()
         with torch.inference_mode(), on_device:
@@ -261,15 +275,16 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
                 if track:
                     parts.append(torch.from_numpy(np.stack([_exclusion_of(windows[i]) for i in live]))[:, None]
                                  .to(device))
-                stacked = torch.cat(parts, dim=1).cpu().numpy()
+                # stays on the device: the blender accumulates there
+                stacked = torch.cat(parts, dim=1)
                 for j, i in enumerate(live):
                     contributions[i] = stacked[j]
         if track:
             # a window without a pixel to predict still tells which of its pixels were masked
             for i, (_, _, excluded) in enumerate(windows):
                 if contributions[i] is None and excluded is not None and excluded.any():
-                    contribution = np.zeros(blender.acc.shape, np.float32)
-                    contribution[-1] = excluded
+                    contribution = torch.zeros(blender.acc.shape, dtype=torch.float32, device=device)
+                    contribution[-1] = torch.from_numpy(np.ascontiguousarray(excluded)).to(device)
                     contributions[i] = contribution
         with lock:
             timings['forward'] += time.perf_counter() - t0

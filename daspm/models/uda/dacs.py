@@ -64,8 +64,9 @@ class DACS(BaseModel):
         compile: ``torch.compile`` for the forward passes of the student, the teacher and the
             ImageNet model (backbone and decode head; the DACS step itself stays Python). None
             (default) = off; True = torch's defaults (inductor: needs a C++ compiler on the CPU,
-            Triton on a GPU); a dict of torch.compile options, e.g. ``dict(mode='max-autotune-no-cudagraphs')``.
-            Parameter names and checkpoints are unchanged, so a run may switch it on or off on resume.
+            Triton on a GPU); a dict of torch.compile options, e.g. ``dict(mode='max-autotune-no-cudagraphs')``,
+            plus ``scope``: 'blocks' (default; the backbone's repeated blocks one by one, which
+            share their compiled graphs) or 'whole' (whole forward passes). Parameter names and checkpoints are unchanged, so a run may switch it on or off on resume.
         seed: seed of the generator behind ClassMix, strong augmentation and MIC masks. In
             distributed training rank 0 uses it and every other rank a seed derived from
             (seed, rank), so that the processes mix and augment their images differently.
