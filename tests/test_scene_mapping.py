@@ -619,3 +619,51 @@ def test_cli_errors_name_the_file_and_the_fix(scene, tmp_path, capsys):
     assert '--overwrite' in _cli_error([str(scene), *args, str(existing)], capsys)
     assert existing.read_bytes() == b'keep me'
     assert not list(tmp_path.glob('o*.tif'))
+
+
+# ------------------------------------------------------------------------------------- the blender
+@pytest.mark.parametrize('as_tensor', [False, True])
+def test_blender_weighs_two_overlapping_windows_as_written_out(as_tensor):
+    """Two windows side by side, each with its own constant probabilities; the second has no valid
+    input in its last 4 columns. Expected values are the weighted sums written out here."""
+    from types import SimpleNamespace
+
+    from daspm.apis.scene import StreamingBlender
+    from daspm.apis.scene.grid import plan_windows
+    from daspm.apis.scene.writer import PROBABILITY_NODATA, PROBABILITY_SCALE, ArraySink
+
+    plan = plan_windows(16, 24, 16, 8)
+    assert (plan.ys, plan.xs) == ([0], [0, 8])
+    ramp = np.minimum(np.arange(16) + 1, 16 - np.arange(16)) / 9.0
+    weight = np.minimum(np.outer(np.minimum(ramp, 1), np.minimum(ramp, 1)), 1).astype(np.float32)
+    np.testing.assert_allclose(plan.weights(), weight, rtol=1e-6)
+    probs = [np.array([0.7, 0.2, 0.1], np.float32), np.array([0.3, 0.6, 0.1], np.float32)]
+    valid = [np.ones((16, 16), bool), np.ones((16, 16), bool)]
+    valid[1][:, 12:] = False
+    sink = ArraySink(SimpleNamespace(height=16, width=24), num_classes=3, with_uncertainty=True)
+    blender = StreamingBlender(plan, 3, sink, want_confidence=True)
+    for ix in range(2):
+        w = weight * valid[ix]
+        contribution = np.concatenate([probs[ix][:, None, None] * w, w[None]])
+        blender.add(0, ix, torch.from_numpy(contribution) if as_tensor else contribution)
+
+    # the same sums, pixel by pixel over the scene
+    total = np.zeros((4, 16, 24), np.float64)
+    for ix, x in enumerate(plan.xs):
+        w = weight * valid[ix]
+        total[:3, :, x:x + 16] += probs[ix][:, None, None] * w
+        total[3, :, x:x + 16] += w
+    seen = total[3] > 0
+    assert not seen[:, 20:].any() and seen[:, :20].all()
+    expected_class = np.where(seen, total[:3].argmax(0), 255)
+    p = total[:3] / np.where(seen, total[3], 1.0)
+    np.testing.assert_array_equal(sink.class_map, expected_class)
+    # left of the overlap class 0, right of it class 1, where the ramps cross they meet
+    assert (sink.class_map[:, :8] == 0).all() and (sink.class_map[:, 16:20] == 1).all()
+    np.testing.assert_allclose(sink.confidence, np.where(seen, p.max(0), 0.0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(
+        sink.probabilities, np.where(seen, np.rint(p * PROBABILITY_SCALE), PROBABILITY_NODATA).astype(np.uint8))
+    entropy = -(p * np.log(np.maximum(p, 1e-12))).sum(0) / np.log(3)
+    np.testing.assert_allclose(sink.uncertainty.astype(int),
+                               np.where(seen, np.rint(entropy * PROBABILITY_SCALE), PROBABILITY_NODATA), atol=1)
+    assert blender.valid_pixels == seen.sum() == 16 * 20

@@ -102,6 +102,11 @@ def compile_segmentor(segmentor: nn.Module, options: dict[str, Any]) -> None:
     if scope == 'blocks':
         import torch._dynamo.config as dynamo_config
         dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, BLOCK_RECOMPILE_LIMIT)
+        if options.get('dynamic') is None:
+            # static shapes: the stages differ in channel count (their weights' shapes) anyway, and
+            # inductor 2.13 failed on the symbolic sizes it chose after the second stage
+            # ("cannot determine truth value of Relational: 64*s47 < 64")
+            options['dynamic'] = False
     for name in ('backbone', 'neck'):
         part = getattr(segmentor, name, None)
         if not isinstance(part, nn.Module):
