@@ -155,6 +155,10 @@ def main(argv: list[str] | None = None) -> dict:
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     config, checkpoint = write_model_files(args.model, Path(args.work_dir))
     model = init_segmentor(config, checkpoint, device=device)
+    # cuDNN autotuning as mmseg's runner sets it from the config (map_scene turns it on by itself on
+    # a GPU): both sides run with the same setting
+    from daspm.apis.config_loading import load_config
+    torch.backends.cudnn.benchmark = bool(load_config(config).get('env_cfg', {}).get('cudnn_benchmark', False))
     segmentor = getattr(model, 'eval_model', model)
     image_np = smooth_texture(args.size, args.size)
     image = torch.from_numpy(image_np).to(device)
@@ -195,7 +199,8 @@ def main(argv: list[str] | None = None) -> dict:
     agree = float((maps['mmseg slide'] == maps['map_scene']).mean())
     print(f'device {device} ({torch.get_num_threads()} threads), model {args.model}, amp {args.amp}, image '
           f'{args.size}x{args.size} ({mpx:.2f} Mpx), window {args.window_size}, overlap {args.overlap}, '
-          f'batch {args.batch_size}, repeats {args.repeats} (interleaved, medians)')
+          f'batch {args.batch_size}, repeats {args.repeats} (interleaved, medians)'
+          + (f', cudnn benchmark {torch.backends.cudnn.benchmark}' if device.startswith('cuda') else ''))
     width = max(len(name) for name in runners)
     for name in runners:
         print(f'  {name:{width}s} {med[name]:8.3f} s  {mpx / med[name]:8.3f} Mpx/s  cpu {med_cpu[name]:8.3f} s'

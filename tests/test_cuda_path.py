@@ -52,7 +52,9 @@ def test_scene_mapping_on_cuda_agrees_with_the_cpu(tmp_path):
                                progress=False)
         return result.sink.class_map, result.sink.confidence
 
+    torch.backends.cudnn.benchmark = False
     gpu_cls, gpu_conf = run()
+    assert torch.backends.cudnn.benchmark is False, 'map_scene autotunes cuDNN only while it runs'
     bf16_cls, _ = run('bf16')
     fp16_cls, _ = run('fp16')
     model.cpu()

@@ -293,6 +293,10 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
     skipped = batches = 0
     bar = tqdm(total=len(order), desc='mapping', unit='win', disable=not progress, dynamic_ncols=True)
     threads = torch.get_num_threads()
+    autotune = torch.backends.cudnn.benchmark
+    if device.type == 'cuda':
+        # every window has the same shape (the last batch one more): what cuDNN's autotuning is for
+        torch.backends.cudnn.benchmark = True
     if workers > 1:
         # each worker runs its window single-threaded: whole windows side by side scale better on the
         # CPU than one window split over threads (no synchronisation inside every operator)
@@ -330,6 +334,7 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
                 blend_oldest()
     finally:
         torch.set_num_threads(threads)
+        torch.backends.cudnn.benchmark = autotune
     timings['write'] = blender.write_seconds
     timings['blend'] -= blender.write_seconds
     return MappingResult(grid=grid, windows=len(order), skipped_windows=skipped, batches=batches,
