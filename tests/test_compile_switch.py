@@ -32,6 +32,18 @@ def test_options_default_merge_and_errors():
         compile_options('inductor')
 
 
+def test_compiling_allows_the_source_backward_that_keeps_its_graph(monkeypatch):
+    """DACS's source loss is backpropagated with retain_graph=True for the feature distance, which
+    AOTAutograd's donated buffers refuse (inductor on the CPU failed the first step with it on)."""
+    import torch._functorch.config as functorch_config
+    monkeypatch.setattr(functorch_config, 'donated_buffer', True)
+    _, model, _ = build_dacs()
+    compile_segmentor(model.model, compile_options(dict(backend='eager')))
+    assert functorch_config.donated_buffer is True, 'the eager backend does not go through AOTAutograd'
+    compile_segmentor(model.ema_model, compile_options(True))
+    assert functorch_config.donated_buffer is False
+
+
 def test_repeated_blocks_of_mit_are_its_transformer_layers_and_patch_embeddings():
     _, model, _ = build_dacs()
     backbone = model.model.backbone

@@ -99,6 +99,12 @@ def compile_segmentor(segmentor: nn.Module, options: dict[str, Any]) -> None:
     """
     options = dict(options)
     scope = options.pop('scope', SCOPES[0])
+    if options.get('backend') != 'eager':
+        # DACS backpropagates the source loss with retain_graph=True (the feature distance reuses
+        # the source features' graph), which AOTAutograd's donated buffers refuse at the first step
+        # ("compiled with non-empty donated buffers which requires ... retain_graph=False")
+        import torch._functorch.config as functorch_config
+        functorch_config.donated_buffer = False
     if scope == 'blocks':
         import torch._dynamo.config as dynamo_config
         dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, BLOCK_RECOMPILE_LIMIT)
