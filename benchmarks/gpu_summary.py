@@ -51,8 +51,11 @@ def rows(out_dir: Path) -> list[tuple[str, str, str, str]]:
             table.append((check, 'not measured', f'>= {SCENE_RATIO_TARGET}x', '-'))
             continue
         mpx = scene['size'] ** 2 / 1e6
+        busy = scene.get('gpu_busy') or {}
+        busy_text = (f'; GPU busy {100 * busy["map_scene"]:.0f} % vs {100 * busy["mmseg slide"]:.0f} %'
+                     if {'map_scene', 'mmseg slide'} <= busy.keys() else '')
         table.append((check, f'{scene["ratio"]:.2f}x ({mpx / scene["median_s"]["map_scene"]:.1f} Mpx/s, '
-                             f'window {scene["window"]}, overlap {scene["overlap"]})',
+                             f'window {scene["window"]}, overlap {scene["overlap"]}{busy_text})',
                       f'>= {SCENE_RATIO_TARGET}x', 'met' if scene['ratio'] >= SCENE_RATIO_TARGET else 'NOT met'))
     return table
 

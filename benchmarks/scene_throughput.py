@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--json', type=Path, help='also write the medians and ratios to this JSON file')
     parser.add_argument('--breakdown', action='store_true',
                         help='also time map_scene with the model as it is, one window at a time')
+    parser.add_argument('--profile', action='store_true',
+                        help='GPU: one more run of each side under torch.profiler, for the share of it the GPU is busy')
     args = parser.parse_args(argv)
 
     import torch
@@ -213,9 +215,16 @@ def main(argv: list[str] | None = None) -> dict:
     print(f'  class maps agree on {100 * agree:.2f}% of pixels (blend weights and window positions differ)')
     print(f'  map_scene time (last run, {timings.get("workers")} windows at once; forward passes of the workers '
           'add up): ' + ', '.join(f'{k} {v:.2f} s' for k, v in timings.items() if k != 'workers'))
+    busy = {}
+    if args.profile and device.startswith('cuda'):
+        from gpu_profile import gpu_busy  # benchmarks/ is on sys.path when a script here runs
+        for name, run in runners.items():
+            _, kernel_s, wall = gpu_busy(run)
+            busy[name] = kernel_s / wall
+            print(f'  GPU busy, {name}: {kernel_s:.3f} s of kernels in {wall:.3f} s ({100 * busy[name]:.1f} %)')
     result = dict(device=torch.cuda.get_device_name() if device.startswith('cuda') else device, amp=args.amp,
                   size=args.size, window=args.window_size, overlap=args.overlap, batch=args.batch_size,
-                  median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree)
+                  median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree, gpu_busy=busy)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + '\n')

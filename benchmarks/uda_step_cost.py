@@ -36,6 +36,7 @@ from mmengine.structures import PixelData
 
 from daspm.apis.config_loading import load_config
 from daspm.models.uda.compile import compile_options, compile_segmentor
+from gpu_profile import gpu_busy  # benchmarks/ is on sys.path when a script here runs
 
 DEFAULT_CONFIG = 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
 
@@ -113,30 +114,15 @@ def time_steps(model, optim_wrapper, batch: dict, iters: int, device: str) -> li
 def kernel_share(model, optim_wrapper, batch: dict, iters: int, table_path: Path | None = None) -> float:
     """Share of the wall time of ``iters`` steps that the GPU spends running kernels (and copies).
 
-    With ``table_path`` the profiler's top operators by host time are appended there, to see where
-    the host spends a step that leaves the GPU waiting.
+    With ``table_path`` the profiler's top operators by host and GPU time are appended there, to
+    see where the host spends a step that leaves the GPU waiting.
     """
-    from torch.autograd import DeviceType
-    from torch.profiler import ProfilerActivity, profile
-
-    torch.cuda.synchronize()
-    # host operators only for the table: recording and averaging every host operator of a MiT-B5
-    # UDA step ran past gpu_check's time limit on an H200; the kernel share needs only CUDA events
-    activities = [ProfilerActivity.CUDA] + ([ProfilerActivity.CPU] if table_path is not None else [])
-    with profile(activities=activities) as prof:
-        start = time.perf_counter()
+    def steps() -> None:
         for _ in range(iters):
             model.train_step(copy.copy(batch), optim_wrapper)
-        torch.cuda.synchronize()
-        wall = time.perf_counter() - start
-    averages = prof.key_averages()
-    if table_path is not None:
-        with table_path.open('a') as table:
-            table.write(f'{type(model).__name__}, {iters} steps, {wall:.3f} s wall\n')
-            table.write(averages.table(sort_by='self_cpu_time_total', row_limit=25) + '\n')
-            table.write(averages.table(sort_by='self_device_time_total', row_limit=15) + '\n\n')
-    device_us = sum(e.self_device_time_total for e in averages if e.device_type == DeviceType.CUDA)
-    return device_us / 1e6 / wall
+
+    _, kernel_s, wall = gpu_busy(steps, table_path, f'{type(model).__name__}, {iters} steps')
+    return kernel_s / wall
 
 
 def peak_memory_gib(cfg, uda: bool, fd: bool, data: dict, device: str, amp: bool,

@@ -26,7 +26,10 @@ def test_table_verdicts_and_missing_steps(tmp_path: Path, capsys):
     (tmp_path / 'step_bf16.json').write_text(json.dumps(step(0.40, 0.75)))
     (tmp_path / 'scene_fp32.json').write_text(json.dumps(dict(
         device='NVIDIA H200', size=4096, window=512, overlap=128, ratio=1.7,
-        median_s={'mmseg slide': 3.4, 'map_scene': 2.0})))
+        median_s={'mmseg slide': 3.4, 'map_scene': 2.0}, gpu_busy={'mmseg slide': 0.4, 'map_scene': 0.85})))
+    (tmp_path / 'scene_bf16.json').write_text(json.dumps(dict(
+        device='NVIDIA H200', size=4096, window=512, overlap=128, ratio=0.7,
+        median_s={'mmseg slide': 1.4, 'map_scene': 2.0})))  # an older result: no GPU busy share
     summary = load_summary()
     rows = {row[0]: row[1:] for row in summary.rows(tmp_path)}
     assert rows['UDA+FD step, fp32'] == ('0.600 s (6.00x source-only)', '<= 0.45 s', 'NOT met')
@@ -38,6 +41,8 @@ def test_table_verdicts_and_missing_steps(tmp_path: Path, capsys):
     assert 'torch.compile vs eager (bf16)' not in rows
     assert rows['scene mapping vs mmseg slide, fp32'][0].startswith('1.70x (8.4 Mpx/s')
     assert rows['scene mapping vs mmseg slide, fp32'][2] == 'met'
-    assert rows['scene mapping vs mmseg slide, bf16'][0] == 'not measured'
+    assert rows['scene mapping vs mmseg slide, fp32'][0].endswith('; GPU busy 85 % vs 40 %)')
+    assert rows['scene mapping vs mmseg slide, bf16'] == (
+        '0.70x (8.4 Mpx/s, window 512, overlap 128)', '>= 1.5x', 'NOT met')
     assert summary.main([str(tmp_path)]) == 0
     assert 'GPU checks on NVIDIA H200' in capsys.readouterr().out
