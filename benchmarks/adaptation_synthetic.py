@@ -19,7 +19,7 @@ The runs (experiment 4 of experiments.py plus two that depend on the seed or the
   instead of 75 %), ``daspm-s2sim`` (source images rendered as Sentinel-2 10 m sees them),
   ``daspm-pixel-weight`` (per-pixel pseudo-weights), ``daspm-warm`` (UDA for half the schedule
   from the seed's source-only checkpoint, teacher and FD model included), ``daspm-longer``
-  (twice the iterations);
+  (twice the iterations); ``daspm-warm-mic``: the warm start with MIC;
 - ``daspm-tuned``: the levers that helped, together (``TUNED``, the method of ``make demo``), for
   half the schedule from the seed's source-only checkpoint; ``daspm-tuned-mic``: the same with MIC;
 - ``source-only-s2sim``: the sensor simulation without adaptation, the control for
@@ -82,10 +82,12 @@ def benchmark_rows() -> list[Row]:
     rows = [Row(ROW_NAMES.get(run.name, run.name), run.config, dict(run.options))
             for run in EXPERIMENTS.experiment_runs(4)]
     uda = next(r for r in rows if r.name == 'daspm')
+    mic = next(r for r in rows if r.name == 'daspm-mic')
     source_only = next(r for r in rows if r.name == 'source-only')
     rows += [
         Row('source-only-longer', source_only.config, iters_factor=1.5),
         Row('daspm-warm', uda.config, iters_factor=0.5, warm_start=True),
+        Row('daspm-warm-mic', mic.config, dict(mic.options), iters_factor=0.5, warm_start=True),
         Row('daspm-longer', uda.config, iters_factor=2.0),
         Row('daspm-tuned', TUNED, iters_factor=0.5, warm_start=True),
         Row('daspm-tuned-mic', TUNED_MIC, iters_factor=0.5, warm_start=True),

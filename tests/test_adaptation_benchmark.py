@@ -31,8 +31,8 @@ def result(miou: float, green: float, urban: float, roads: float | None, imperv:
 def test_rows_cover_the_issue_and_the_controls(bench):
     rows = {r.name: r for r in bench.benchmark_rows()}
     for name in ('source-only', 'daspm', 'daspm-mic', 'oracle', 'daspm-s2sim', 'daspm-pixel-weight',
-                 'daspm-fd-ratio-0.5', 'daspm-warm', 'daspm-longer', 'daspm-tuned', 'source-only-s2sim',
-                 'source-only-longer', 'daspm-tuned-mic'):
+                 'daspm-fd-ratio-0.5', 'daspm-warm', 'daspm-warm-mic', 'daspm-longer', 'daspm-tuned',
+                 'source-only-s2sim', 'source-only-longer', 'daspm-tuned-mic'):
         assert name in rows
     assert set(bench.CORE_ROWS) <= set(rows)
     # the warm rows train half the schedule after a full source-only run: their control trains 1.5x
@@ -44,6 +44,10 @@ def test_rows_cover_the_issue_and_the_controls(bench):
     tuned, tuned_mic = rows['daspm-tuned'], rows['daspm-tuned-mic']
     assert (tuned_mic.iters_factor, tuned_mic.warm_start) == (tuned.iters_factor, tuned.warm_start)
     assert tuned_mic.config.endswith('_pixel_mic_daformer_mitb0.py')
+    # MIC on the warm start alone: daspm-mic's config and options, daspm-warm's schedule and start
+    warm, warm_mic = rows['daspm-warm'], rows['daspm-warm-mic']
+    assert (warm_mic.config, warm_mic.options) == (rows['daspm-mic'].config, rows['daspm-mic'].options)
+    assert (warm_mic.iters_factor, warm_mic.warm_start) == (warm.iters_factor, warm.warm_start)
 
 
 def test_summary_gap_closed_gain_and_classes_below_source_only(bench):
