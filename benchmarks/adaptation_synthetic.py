@@ -60,9 +60,9 @@ CLASSES = ('green area', 'urban area', 'roads', 'impervious surface', 'water')
 TUNED = 'configs/daspm/synthetic_uda_warm_s2sim_pixel_daformer_mitb0.py'
 # the same plus MIC: MIC's gain measured on top of the tuned method, not only on top of the published one
 TUNED_MIC = 'configs/daspm/synthetic_uda_warm_s2sim_pixel_mic_daformer_mitb0.py'
-# the rows run by default (about 60 min per seed on 2 idle cores); --runs all adds the single levers
+# the rows run by default (about 75 min per seed on 2 idle cores); --runs all adds the single levers
 CORE_ROWS = ('source-only', 'source-only-s2sim', 'source-only-longer', 'daspm', 'daspm-mic', 'oracle',
-             'daspm-tuned', 'daspm-tuned-mic')
+             'daspm-warm', 'daspm-warm-mic', 'daspm-tuned', 'daspm-tuned-mic')
 ROW_NAMES = {'daspm-full': 'daspm', 'daspm-rcs-fd-mic': 'daspm-mic', 'target-oracle': 'oracle'}
 
 
