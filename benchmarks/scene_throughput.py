@@ -159,8 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = init_segmentor(config, checkpoint, device=device)
     # cuDNN autotuning as mmseg's runner sets it from the config (map_scene turns it on by itself on
     # a GPU): both sides run with the same setting
-    from daspm.apis.config_loading import load_config
-    torch.backends.cudnn.benchmark = bool(load_config(config).get('env_cfg', {}).get('cudnn_benchmark', False))
+    torch.backends.cudnn.benchmark = bool(model.cfg.get('env_cfg', {}).get('cudnn_benchmark', False))
     segmentor = getattr(model, 'eval_model', model)
     image_np = smooth_texture(args.size, args.size)
     image = torch.from_numpy(image_np).to(device)

@@ -231,5 +231,6 @@ def report(args, times: dict[str, list[float]], peaks: dict, shares: dict, cudnn
         args.json.write_text(json.dumps(dict(device=device, amp=args.amp, compile=args.compile, crop=args.crop,
                                              batch=args.batch, config=args.config, variants=table), indent=2) + '\n')
 
+
 if __name__ == '__main__':
     main()

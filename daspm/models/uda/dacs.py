@@ -66,7 +66,8 @@ class DACS(BaseModel):
             (default) = off; True = torch's defaults (inductor: needs a C++ compiler on the CPU,
             Triton on a GPU); a dict of torch.compile options, e.g. ``dict(mode='max-autotune-no-cudagraphs')``,
             plus ``scope``: 'blocks' (default; the backbone's repeated blocks one by one, which
-            share their compiled graphs) or 'whole' (whole forward passes). Parameter names and checkpoints are unchanged, so a run may switch it on or off on resume.
+            share their compiled graphs) or 'whole' (whole forward passes). Parameter names and
+            checkpoints are unchanged, so a run may switch it on or off on resume.
         seed: seed of the generator behind ClassMix, strong augmentation and MIC masks. In
             distributed training rank 0 uses it and every other rank a seed derived from
             (seed, rank), so that the processes mix and augment their images differently.
