@@ -84,11 +84,17 @@ def benchmark_rows() -> list[Row]:
     uda = next(r for r in rows if r.name == 'daspm')
     mic = next(r for r in rows if r.name == 'daspm-mic')
     source_only = next(r for r in rows if r.name == 'source-only')
+    fd_ratio = next(r for r in rows if r.name == 'daspm-fd-ratio-0.5')
     rows += [
         Row('source-only-longer', source_only.config, iters_factor=1.5),
         Row('daspm-warm', uda.config, iters_factor=0.5, warm_start=True),
         Row('daspm-warm-mic', mic.config, dict(mic.options), iters_factor=0.5, warm_start=True),
+        Row('daspm-warm-fd-ratio-0.5', uda.config, dict(fd_ratio.options), iters_factor=0.5, warm_start=True),
         Row('daspm-longer', uda.config, iters_factor=2.0),
+        # the longer schedule on the warm start: 400 UDA iterations after the 400 source-only ones,
+        # with its equal-iteration control
+        Row('daspm-warm-longer', uda.config, iters_factor=1.0, warm_start=True),
+        Row('source-only-2x', source_only.config, iters_factor=2.0),
         Row('daspm-tuned', TUNED, iters_factor=0.5, warm_start=True),
         Row('daspm-tuned-mic', TUNED_MIC, iters_factor=0.5, warm_start=True),
     ]
@@ -171,19 +177,31 @@ def train_and_test(row: Row, seed: int, data: Path, work: Path, iters: int, thre
     metrics = json.loads((run_dir / 'metrics.json').read_text())['metrics']
     result = dict(miou=metrics['mIoU'], per_class={c: metrics.get(f'IoU.{c}') for c in CLASSES},
                   iterations=run_iters, train_minutes=train_s / 60, run_dir=str(run_dir),
-                  checkpoint=str(final_checkpoint(run_dir)), pseudo_weight=mean_pseudo_weight(run_dir))
+                  checkpoint=str(final_checkpoint(run_dir)), pseudo_weight=mean_logged(run_dir, 'pseudo_weight'),
+                  fd_mask_share=mean_logged(run_dir, 'fd_mask_share'))
     result_file.write_text(json.dumps(result, indent=2))
     return result
 
 
-def mean_pseudo_weight(run_dir: Path) -> float | None:
-    """Mean logged pseudo-weight (confident share of target pixels) over a UDA run; None otherwise."""
+def mean_logged(run_dir: Path, key: str) -> float | None:
+    """Mean of a value the training log holds (``pseudo_weight``, ``fd_mask_share``); None if never logged."""
     logs = sorted(run_dir.glob('*/vis_data/scalars.json'))
     if not logs:
         return None
-    values = [rec['pseudo_weight'] for line in logs[-1].read_text().splitlines()
-              if line.strip() and 'pseudo_weight' in (rec := json.loads(line))]
+    values = [rec[key] for line in logs[-1].read_text().splitlines()
+              if line.strip() and key in (rec := json.loads(line))]
     return statistics.fmean(values) if values else None
+
+
+def equal_iteration_control(row: Row, rows: list[Row]) -> str | None:
+    """The source-only row that trains as many iterations in all as ``row`` (warm starts count the
+    source-only run they start from), if it is not source-only itself and the benchmark has one."""
+    source_only = next(r for r in rows if r.name == 'source-only')
+    total = row.iters_factor + (source_only.iters_factor if row.warm_start else 0.0)
+    if total == source_only.iters_factor or row.config == source_only.config:
+        return None
+    return next((r.name for r in rows if (r.config, r.options, r.warm_start) == (source_only.config, {}, False)
+                 and r.iters_factor == total), None)
 
 
 def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> dict:
@@ -209,6 +227,21 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
         pooled = [(g, d) for g, d in zip(gain, gap) if d is not None]
         done_gain = [g for g in gain if g is not None]
         class_gain = per_class_gain(results, row.name, seeds)
+        # a row that trains longer than source-only is also measured against source-only trained as
+        # long: its gain over source-only is partly more training (the 400-iteration schedule has not
+        # converged)
+        control = equal_iteration_control(row, rows)
+        control_gain, control_gap = [], []
+        for s, value in zip(seeds, miou):
+            base, oracle = (results.get((n, s), {}).get('miou') for n in (control, 'oracle'))
+            if control is not None and None not in (value, base):
+                control_gain.append(value - base)
+                control_gap.append(oracle - base if oracle is not None else None)
+            else:
+                control_gain.append(None)
+        done_control = [g for g in control_gain if g is not None]
+        pooled_control = [(g, d) for g, d in zip(done_control, control_gap) if d is not None]
+        control_gap_sum = sum(d for _, d in pooled_control)
         runs[row.name] = dict(
             config=row.config, options=row.options, iterations=round(iters * row.iters_factor),
             warm_start=row.warm_start, miou=miou,
@@ -223,7 +256,13 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
             gap_closed_pooled=sum(g for g, _ in pooled) / sum(d for _, d in pooled) if pooled else None,
             per_class_gain_mean=class_gain,
             classes_below_source_only=[c for c, g in class_gain.items() if g is not None and g < 0],
+            control=control, gain_over_control=control_gain,
+            gain_over_control_mean=statistics.fmean(done_control) if done_control else None,
+            # mean gain over the control / mean (oracle - control); the oracle trains the 1x schedule
+            gap_closed_over_control_pooled=(sum(g for g, _ in pooled_control) / control_gap_sum
+                                            if pooled_control and control_gap_sum > 0 else None),
             pseudo_weight=[r.get('pseudo_weight') if r else None for r in per_seed],
+            fd_mask_share=[r.get('fd_mask_share') if r else None for r in per_seed],
             train_minutes=[round(r['train_minutes'], 2) if r else None for r in per_seed])
     return dict(test_tiles=round(NUM_TARGET * 0.375), seeds=seeds, iters=iters,
                 command='python benchmarks/adaptation_synthetic.py ' + ' '.join(sys.argv[1:]), runs=runs)
@@ -264,8 +303,9 @@ def print_table(summary: dict) -> None:
 def markdown_table(summary: dict) -> str:
     """The table of the README and the issue notes: mean +- std over seeds, gap closed, per-class change."""
     lines = ['| run | seeds | target mIoU | minus source-only, same seed | gap closed (per seed) | gap closed (pooled) | '
+             'minus source-only trained as long (gap closed, pooled) | '
              + ' | '.join(f'{c} (vs source-only)' for c in CLASSES) + ' |',
-             '|---|---|---|---|---|---|' + '---|' * len(CLASSES)]
+             '|---|---|---|---|---|---|---|' + '---|' * len(CLASSES)]
     for name, run in summary['runs'].items():
         seeds = ','.join(str(s) for s, v in zip(summary['seeds'], run['miou']) if v is not None)
         gain = f'{run["gain_mean"]:+.2f} ± {run["gain_std"] or 0:.2f}' if name != 'source-only' else ''
@@ -273,13 +313,18 @@ def markdown_table(summary: dict) -> str:
                if run['gap_closed_mean'] is not None and name not in ('source-only', 'oracle') else '')
         pooled = (f'{run["gap_closed_pooled"] * 100:+.0f} %'
                   if run['gap_closed_pooled'] is not None and name not in ('source-only', 'oracle') else '')
+        control = ''
+        if run.get('gain_over_control_mean') is not None:
+            control = f'{run["gain_over_control_mean"]:+.2f} vs {run["control"]}'
+            if run['gap_closed_over_control_pooled'] is not None:
+                control += f' ({run["gap_closed_over_control_pooled"] * 100:+.0f} %)'
         cells = []
         for c in CLASSES:
             values = [v for v in run['per_class'][c] if v is not None]
             mean = f'{statistics.fmean(values):.1f}' if values else 'n/a'
             delta = run['per_class_gain_mean'].get(c)
             cells.append(mean if name == 'source-only' or delta is None else f'{mean} ({delta:+.1f})')
-        lines.append(f'| {name} | {seeds} | {run["miou_mean"]:.2f} ± {run["miou_std"]:.2f} | {gain} | {gap} | {pooled} | '
+        lines.append(f'| {name} | {seeds} | {run["miou_mean"]:.2f} ± {run["miou_std"]:.2f} | {gain} | {gap} | {pooled} | {control} | '
                      + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 

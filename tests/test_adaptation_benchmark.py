@@ -32,7 +32,8 @@ def test_rows_cover_the_issue_and_the_controls(bench):
     rows = {r.name: r for r in bench.benchmark_rows()}
     for name in ('source-only', 'daspm', 'daspm-mic', 'oracle', 'daspm-s2sim', 'daspm-pixel-weight',
                  'daspm-fd-ratio-0.5', 'daspm-warm', 'daspm-warm-mic', 'daspm-longer', 'daspm-tuned',
-                 'source-only-s2sim', 'source-only-longer', 'daspm-tuned-mic'):
+                 'source-only-s2sim', 'source-only-longer', 'daspm-tuned-mic', 'daspm-warm-fd-ratio-0.5',
+                 'daspm-warm-longer', 'source-only-2x'):
         assert name in rows
     assert set(bench.CORE_ROWS) <= set(rows)
     # the warm rows train half the schedule after a full source-only run: their control trains 1.5x
@@ -48,6 +49,13 @@ def test_rows_cover_the_issue_and_the_controls(bench):
     warm, warm_mic = rows['daspm-warm'], rows['daspm-warm-mic']
     assert (warm_mic.config, warm_mic.options) == (rows['daspm-mic'].config, rows['daspm-mic'].options)
     assert (warm_mic.iters_factor, warm_mic.warm_start) == (warm.iters_factor, warm.warm_start)
+    # the FD-ratio and longer-schedule levers on the warm start: one change each against daspm-warm
+    fd = rows['daspm-warm-fd-ratio-0.5']
+    assert (fd.config, fd.iters_factor, fd.warm_start) == (warm.config, warm.iters_factor, True)
+    assert fd.options == rows['daspm-fd-ratio-0.5'].options == {'model.imnet_feature_dist_scale_min_ratio': 0.5}
+    longer = rows['daspm-warm-longer']
+    assert (longer.config, longer.options, longer.warm_start) == (warm.config, {}, True)
+    assert longer.iters_factor == 2 * warm.iters_factor
 
 
 def test_summary_gap_closed_gain_and_classes_below_source_only(bench):
@@ -76,8 +84,37 @@ def test_summary_gap_closed_gain_and_classes_below_source_only(bench):
     assert summary['test_tiles'] == 18 and summary['seeds'] == [0, 1]
     table = bench.markdown_table(summary).splitlines()
     daspm_row = next(line for line in table if line.startswith('| daspm |'))
-    assert daspm_row.startswith('| daspm | 0,1 | 41.50 ± 2.12 | +6.50 ± 4.95 | +62 ± 18 % | +54 % | 61.0 (+6.0) | '
+    assert daspm_row.startswith('| daspm | 0,1 | 41.50 ± 2.12 | +6.50 ± 4.95 | +62 ± 18 % | +54 % |  | 61.0 (+6.0) | '
                                 '57.5 (-2.5) |')
+    assert daspm['control'] is None and daspm['gain_over_control'] == [None, None]
+
+
+def test_a_longer_row_is_also_measured_against_source_only_trained_as_long(bench):
+    """Warm rows (400 source-only + 200 UDA) against the 600-iteration control; 2x rows against 800."""
+    rows = bench.benchmark_rows()
+    controls = {r.name: bench.equal_iteration_control(r, rows) for r in rows}
+    assert controls['daspm-warm'] == controls['daspm-warm-mic'] == controls['daspm-tuned'] == 'source-only-longer'
+    assert controls['daspm-warm-longer'] == controls['daspm-longer'] == 'source-only-2x'
+    for name in ('daspm', 'daspm-mic', 'oracle', 'source-only', 'source-only-longer', 'source-only-s2sim'):
+        assert controls[name] is None
+    wanted = ('source-only', 'source-only-longer', 'oracle', 'daspm-warm')
+    results = {
+        ('source-only', 0): result(30.0, 50, 60, 10, 5, 40), ('source-only', 1): result(40.0, 60, 60, 10, 5, 50),
+        ('source-only-longer', 0): result(34.0, 50, 60, 10, 5, 40),
+        ('source-only-longer', 1): result(41.0, 60, 60, 10, 5, 50),
+        ('oracle', 0): result(44.0, 70, 70, 20, 10, 60), ('oracle', 1): result(45.0, 70, 60, 10, 5, 60),
+        ('daspm-warm', 0): result(39.0, 60, 58, 12, 10, 50),  # +5 over its control, gap 10
+        ('daspm-warm', 1): result(42.0, 62, 57, 8, 7, 55),    # +1 over its control, gap 4
+    }
+    summary = bench.summarise([r for r in rows if r.name in wanted], [0, 1], results, iters=400)
+    warm = summary['runs']['daspm-warm']
+    assert warm['control'] == 'source-only-longer'
+    assert warm['gain_over_control'] == pytest.approx([5.0, 1.0])
+    assert warm['gain_over_control_mean'] == pytest.approx(3.0)
+    assert warm['gap_closed_over_control_pooled'] == pytest.approx((5 + 1) / (10 + 4))
+    assert warm['gain_over_source_only'] == pytest.approx([9.0, 2.0])  # the issue's measure is kept
+    warm_row = next(line for line in bench.markdown_table(summary).splitlines() if line.startswith('| daspm-warm |'))
+    assert '| +3.00 vs source-only-longer (+43 %) |' in warm_row
 
 
 def test_a_seed_without_source_only_or_oracle_has_no_gap_closed(bench):

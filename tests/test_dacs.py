@@ -59,6 +59,8 @@ def test_losses_and_pseudo_weight_are_logged(dacs_setup):
     assert 0.0 <= float(log['pseudo_weight']) <= 1.0
     debug = model.debug_output
     assert debug['mixed_image'].shape == (2, 3, CROP, CROP) and debug['fd_mask'].dtype == torch.bool
+    # the logged FD mask share is the share of feature cells in the mask the loss used
+    assert float(log['fd_mask_share']) == debug['fd_mask'].float().mean().item()
     # mixed labels come from the source where the mask is set, from the pseudo-labels elsewhere
     mask = debug['mix_mask'].bool()
     assert torch.equal(debug['mixed_label'][mask], debug['source_label'][mask])

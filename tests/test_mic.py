@@ -22,7 +22,7 @@ from daspm.models.uda.strong_augmentation import strong_augment
 BLOCK = 16  # a 4 x 4 grid on the 64-pixel test crops
 MIC = dict(mask_ratio=0.7, block_size=BLOCK, loss_weight=1.0)
 DACS_KEYS = {'src.decode.loss_ce', 'src.decode.acc_seg', 'src.loss_imnet_feat_dist', 'mix.decode.loss_ce',
-             'mix.decode.acc_seg', 'pseudo_weight', 'tgt_pad_share', 'loss'}
+             'mix.decode.acc_seg', 'pseudo_weight', 'tgt_pad_share', 'fd_mask_share', 'loss'}
 MIC_KEYS = {'masked.decode.loss_ce', 'masked.decode.acc_seg'}
 
 

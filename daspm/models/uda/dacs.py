@@ -217,6 +217,8 @@ class DACS(BaseModel):
                 fd_loss, fd_mask = self._feature_distance(src_img, src_feats[-1], src_label)
                 fd_total, fd_log = self.parse_losses({'src.loss_imnet_feat_dist': fd_loss})
                 log_vars.update(_without_total(fd_log))
+                # share of feature cells FD acts on: at stride 32 few cells reach the label majority
+                log_vars['fd_mask_share'] = fd_mask.float().mean()
                 total = total + fd_total.detach()
                 _backward(optim_wrapper, fd_total)
             del src_feats
