@@ -95,6 +95,9 @@ def benchmark_rows() -> list[Row]:
         # with its equal-iteration control
         Row('daspm-warm-longer', uda.config, iters_factor=1.0, warm_start=True),
         Row('source-only-2x', source_only.config, iters_factor=2.0),
+        # the exact controls of the warm rows: the same start and schedule, the source loss only
+        Row('source-only-warm', source_only.config, iters_factor=0.5, warm_start=True),
+        Row('source-only-warm-longer', source_only.config, iters_factor=1.0, warm_start=True),
         Row('daspm-tuned', TUNED, iters_factor=0.5, warm_start=True),
         Row('daspm-tuned-mic', TUNED_MIC, iters_factor=0.5, warm_start=True),
     ]
@@ -144,9 +147,9 @@ def run_options(row: Row, data: Path, seed: int, iters: int, warm_checkpoint: Pa
                         'train_dataloader.dataset.target.data_root': target, 'model.seed': seed})
     else:
         options['train_dataloader.dataset.data_root'] = source if train.type == 'GaofenDataset' else target
-    if warm_checkpoint is not None:
-        options.update({'model.model.init_cfg.type': 'Pretrained',
-                        'model.model.init_cfg.checkpoint': str(warm_checkpoint)})
+    if warm_checkpoint is not None:  # the segmentor: DACS's model.model, or a plain config's model
+        network = 'model.model' if train.type == 'UDADataset' else 'model'
+        options.update({f'{network}.init_cfg.type': 'Pretrained', f'{network}.init_cfg.checkpoint': str(warm_checkpoint)})
     options.update(row.options)
     return [f'{k}={v}' for k, v in options.items()]
 
@@ -194,14 +197,19 @@ def mean_logged(run_dir: Path, key: str) -> float | None:
 
 
 def equal_iteration_control(row: Row, rows: list[Row]) -> str | None:
-    """The source-only row that trains as many iterations in all as ``row`` (warm starts count the
-    source-only run they start from), if it is not source-only itself and the benchmark has one."""
+    """The source-only row that trains as many iterations in all as ``row``, if ``row`` trains longer
+    than source-only and is not source-only itself.
+
+    A warm row's control starts from the same source-only model and runs the same schedule with the
+    source loss alone; a row from scratch's control is source-only with its longer schedule.
+    """
     source_only = next(r for r in rows if r.name == 'source-only')
     total = row.iters_factor + (source_only.iters_factor if row.warm_start else 0.0)
     if total == source_only.iters_factor or row.config == source_only.config:
         return None
-    return next((r.name for r in rows if (r.config, r.options, r.warm_start) == (source_only.config, {}, False)
-                 and r.iters_factor == total), None)
+    return next((r.name for r in rows if (r.config, r.options) == (source_only.config, {})
+                 and (r.warm_start, r.iters_factor) == (row.warm_start, row.iters_factor if row.warm_start else total)),
+                None)
 
 
 def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> dict:

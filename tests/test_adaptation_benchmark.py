@@ -90,31 +90,45 @@ def test_summary_gap_closed_gain_and_classes_below_source_only(bench):
 
 
 def test_a_longer_row_is_also_measured_against_source_only_trained_as_long(bench):
-    """Warm rows (400 source-only + 200 UDA) against the 600-iteration control; 2x rows against 800."""
+    """Warm rows against source-only continued from the same model on the same schedule; 2x rows against 800."""
     rows = bench.benchmark_rows()
     controls = {r.name: bench.equal_iteration_control(r, rows) for r in rows}
-    assert controls['daspm-warm'] == controls['daspm-warm-mic'] == controls['daspm-tuned'] == 'source-only-longer'
-    assert controls['daspm-warm-longer'] == controls['daspm-longer'] == 'source-only-2x'
-    for name in ('daspm', 'daspm-mic', 'oracle', 'source-only', 'source-only-longer', 'source-only-s2sim'):
+    warm_rows = ('daspm-warm', 'daspm-warm-mic', 'daspm-warm-fd-ratio-0.5', 'daspm-tuned', 'daspm-tuned-mic')
+    assert {controls[name] for name in warm_rows} == {'source-only-warm'}
+    assert controls['daspm-warm-longer'] == 'source-only-warm-longer'
+    assert controls['daspm-longer'] == 'source-only-2x'
+    for name in ('daspm', 'daspm-mic', 'oracle', 'source-only', 'source-only-longer', 'source-only-s2sim',
+                 'source-only-warm'):
         assert controls[name] is None
-    wanted = ('source-only', 'source-only-longer', 'oracle', 'daspm-warm')
+    control = next(r for r in rows if r.name == 'source-only-warm')
+    warm = next(r for r in rows if r.name == 'daspm-warm')
+    assert (control.iters_factor, control.warm_start) == (warm.iters_factor, True)
+    # both load the checkpoint into their segmentor: DACS's model.model, the plain config's model
+    checkpoint = Path('seed0/source-only/iter_400.pth')
+    control_options = bench.run_options(control, Path('data'), 0, 200, checkpoint)
+    warm_options = bench.run_options(warm, Path('data'), 0, 200, checkpoint)
+    for options, network in ((control_options, 'model'), (warm_options, 'model.model')):
+        assert f'{network}.init_cfg.type=Pretrained' in options
+        assert f'{network}.init_cfg.checkpoint={checkpoint}' in options
+        assert 'train_cfg.max_iters=200' in options and 'randomness.seed=0' in options
+    wanted = ('source-only', 'source-only-warm', 'oracle', 'daspm-warm')
     results = {
         ('source-only', 0): result(30.0, 50, 60, 10, 5, 40), ('source-only', 1): result(40.0, 60, 60, 10, 5, 50),
-        ('source-only-longer', 0): result(34.0, 50, 60, 10, 5, 40),
-        ('source-only-longer', 1): result(41.0, 60, 60, 10, 5, 50),
+        ('source-only-warm', 0): result(34.0, 50, 60, 10, 5, 40),
+        ('source-only-warm', 1): result(41.0, 60, 60, 10, 5, 50),
         ('oracle', 0): result(44.0, 70, 70, 20, 10, 60), ('oracle', 1): result(45.0, 70, 60, 10, 5, 60),
         ('daspm-warm', 0): result(39.0, 60, 58, 12, 10, 50),  # +5 over its control, gap 10
         ('daspm-warm', 1): result(42.0, 62, 57, 8, 7, 55),    # +1 over its control, gap 4
     }
     summary = bench.summarise([r for r in rows if r.name in wanted], [0, 1], results, iters=400)
     warm = summary['runs']['daspm-warm']
-    assert warm['control'] == 'source-only-longer'
+    assert warm['control'] == 'source-only-warm'
     assert warm['gain_over_control'] == pytest.approx([5.0, 1.0])
     assert warm['gain_over_control_mean'] == pytest.approx(3.0)
     assert warm['gap_closed_over_control_pooled'] == pytest.approx((5 + 1) / (10 + 4))
     assert warm['gain_over_source_only'] == pytest.approx([9.0, 2.0])  # the issue's measure is kept
     warm_row = next(line for line in bench.markdown_table(summary).splitlines() if line.startswith('| daspm-warm |'))
-    assert '| +3.00 vs source-only-longer (+43 %) |' in warm_row
+    assert '| +3.00 vs source-only-warm (+43 %) |' in warm_row
 
 
 def test_a_seed_without_source_only_or_oracle_has_no_gap_closed(bench):
