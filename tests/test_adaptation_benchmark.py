@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,18 +143,29 @@ def test_a_seed_without_source_only_or_oracle_has_no_gap_closed(bench):
     assert 'oracle' not in summary['runs']
 
 
-def test_make_demo_trains_the_tuned_row_of_seed_0(bench):
-    """The demo's schedule, configs and data are the benchmark's daspm-tuned protocol on seed 0."""
+def test_make_demo_trains_the_warm_row_of_seed_0(bench):
+    """The demo's schedule, configs and data are the benchmark's daspm-warm protocol on seed 0."""
     demo = (REPO / 'scripts/demo.sh').read_text()
     defaults = dict(re.findall(r'^(\w+)=\$\{\w+:-(\d+)\}$', demo, flags=re.M))
-    tuned = next(r for r in bench.benchmark_rows() if r.name == 'daspm-tuned')
+    rows = {r.name: r for r in bench.benchmark_rows()}
+    warm, source_only = rows['daspm-warm'], rows['source-only']
     assert int(defaults['SOURCE_ONLY_ITERS']) == bench.DEFAULT_ITERS
-    assert int(defaults['DASPM_ITERS']) == round(bench.DEFAULT_ITERS * tuned.iters_factor)
-    assert f'DASPM={tuned.config}' in demo
-    source_only = next(r for r in bench.benchmark_rows() if r.name == 'source-only')
+    assert int(defaults['DASPM_ITERS']) == round(bench.DEFAULT_ITERS * warm.iters_factor)
     assert f'SOURCE_ONLY={source_only.config}' in demo
     generator = re.search(r'make_synthetic_dataset\.py \$DATA (.*)$', demo, flags=re.M).group(1).split()
     assert generator == bench.GENERATOR_ARGS  # and no --seed: the generator's default, seed 0
-    for row in (source_only, tuned):  # training seed 0 (DACS's own generator: model.seed, default 0)
-        cfg = Config.fromfile(str(REPO / row.config))
+    # the demo's DASPM config with its checkpoint is the row's config with the row's options
+    demo_config = re.search(r'^DASPM=(\S+)$', demo, flags=re.M).group(1)
+    options = dict(o.split('=', 1) for o in bench.run_options(warm, Path('data'), 0, int(defaults['DASPM_ITERS']),
+                                                                Path('source-only/iter_400.pth')))
+    options = {k: DictAction._parse_iterable(v) for k, v in options.items()}
+    assert options.pop('model.seed') == 0  # DACS's own generator: the demo keeps its default, 0
+    row_cfg = Config.fromfile(str(REPO / warm.config))
+    row_cfg.merge_from_dict(options)
+    demo_cfg = Config.fromfile(str(REPO / demo_config))
+    demo_cfg.merge_from_dict({k: v for k, v in options.items() if k.endswith(('data_root', 'init_cfg.checkpoint'))})
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'train_dataloader', 'default_hooks',
+                'custom_hooks', 'randomness'):
+        assert demo_cfg[key] == row_cfg[key], key
+    for cfg in (Config.fromfile(str(REPO / source_only.config)), demo_cfg):  # training seed 0
         assert cfg.randomness.seed == 0 and cfg.model.get('seed', 0) == 0

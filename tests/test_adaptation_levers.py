@@ -161,9 +161,11 @@ def test_warm_start_loads_the_source_only_checkpoint_into_student_teacher_and_im
                 assert torch.equal(value, expected[name]), name
 
 
-def test_a_warm_start_without_a_checkpoint_file_names_the_option_to_set(tmp_path):
-    cfg = load_config(REPO / 'configs/daspm/synthetic_uda_warm_s2sim_pixel_daformer_mitb0.py')
-    assert cfg.model.pseudo_weight == 'pixel' and cfg.model.model.init_cfg.type == 'Pretrained'
+@pytest.mark.parametrize('name, pseudo_weight', [('synthetic_uda_warm_s2sim_pixel_daformer_mitb0', 'pixel'),
+                                                  ('synthetic_uda_warm_rcs_fd_daformer_mitb0', 'share')])
+def test_a_warm_start_without_a_checkpoint_file_names_the_option_to_set(tmp_path, name, pseudo_weight):
+    cfg = load_config(REPO / f'configs/daspm/{name}.py')
+    assert cfg.model.pseudo_weight == pseudo_weight and cfg.model.model.init_cfg.type == 'Pretrained'
     model = MODELS.build(copy.deepcopy(cfg.model))  # building (e.g. to test a run) needs no file
     with pytest.raises(DaspmInputError, match=r"checkpoint None is not a file; set model\.model\.init_cfg\.checkpoint"):
         model.init_weights()

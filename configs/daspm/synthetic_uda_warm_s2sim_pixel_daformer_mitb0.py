@@ -1,6 +1,7 @@
-# DASPM as tuned on the adaptation benchmark (benchmarks/adaptation_synthetic.py, row daspm-tuned),
-# the method of `make demo`: the synthetic DASPM recipe (DACS + ClassMix + RCS + FD) plus three
-# levers, each a deviation from DAFormer:
+# DASPM as tuned on the adaptation benchmark (benchmarks/adaptation_synthetic.py, row daspm-tuned):
+# the synthetic DASPM recipe (DACS + ClassMix + RCS + FD) plus three levers, each a deviation from
+# DAFormer (the warm start alone, synthetic_uda_warm_rcs_fd_daformer_mitb0.py, does as well and is
+# the method of `make demo`):
 # - warm start: the student starts from a source-only checkpoint of the same network (so do the
 #   teacher and the FD model, which copy it at iteration 0), instead of the random
 #   initialisation that stands in for ImageNet weights here. Set its path:
