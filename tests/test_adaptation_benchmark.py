@@ -128,7 +128,17 @@ def test_a_longer_row_is_also_measured_against_source_only_trained_as_long(bench
     assert warm['gap_closed_over_control_pooled'] == pytest.approx((5 + 1) / (10 + 4))
     assert warm['gain_over_source_only'] == pytest.approx([9.0, 2.0])  # the issue's measure is kept
     warm_row = next(line for line in bench.markdown_table(summary).splitlines() if line.startswith('| daspm-warm |'))
-    assert '| +3.00 vs source-only-warm (+43 %) |' in warm_row
+    assert '| +3.00 vs source-only-warm (+43 % of the gap to oracle) |' in warm_row
+    # with the oracle trained on the warm rows' start and schedule, that is the ceiling
+    warm_row_def = next(r for r in rows if r.name == 'daspm-warm')
+    assert bench.equal_iteration_control(warm_row_def, rows, 'oracle') == 'oracle-warm'
+    results[('oracle-warm', 0)] = result(50.0, 70, 70, 20, 10, 60)  # gap 16 over the control
+    results[('oracle-warm', 1)] = result(45.0, 70, 60, 10, 5, 60)   # gap 4
+    summary = bench.summarise([r for r in rows if r.name in wanted + ('oracle-warm',)], [0, 1], results, iters=400)
+    warm = summary['runs']['daspm-warm']
+    assert warm['control_ceiling'] == 'oracle-warm'
+    assert warm['gap_closed_over_control_pooled'] == pytest.approx((5 + 1) / (16 + 4))
+    assert warm['gap_closed_pooled'] == pytest.approx((9 + 2) / (14 + 5))  # the issue's measure: the 1x oracle
 
 
 def test_a_seed_without_source_only_or_oracle_has_no_gap_closed(bench):
