@@ -97,6 +97,8 @@ def test_a_longer_row_is_also_measured_against_source_only_trained_as_long(bench
     warm_rows = ('daspm-warm', 'daspm-warm-mic', 'daspm-warm-fd-ratio-0.5', 'daspm-tuned', 'daspm-tuned-mic')
     assert {controls[name] for name in warm_rows} == {'source-only-warm'}
     assert controls['daspm-warm-longer'] == 'source-only-warm-longer'
+    longer = next(r for r in rows if r.name == 'daspm-warm-longer')
+    assert bench.equal_iteration_control(longer, rows, 'oracle') == 'oracle-warm-longer'
     daspm = next(r for r in rows if r.name == 'daspm')
     assert bench.equal_iteration_control(bench.Row('daspm-2x', daspm.config, iters_factor=2.0), rows) == 'source-only-2x'
     for name in ('daspm', 'daspm-mic', 'oracle', 'source-only', 'source-only-longer', 'source-only-s2sim',
