@@ -282,6 +282,8 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
             per_class_gain_mean=class_gain,
             classes_below_source_only=[c for c, g in class_gain.items() if g is not None and g < 0],
             control=control, control_ceiling=ceiling if control is not None else None, gain_over_control=control_gain,
+            classes_below_control=([c for c, g in per_class_gain(results, row.name, seeds, control).items()
+                                    if g is not None and g < 0] if control is not None else None),
             gain_over_control_mean=statistics.fmean(done_control) if done_control else None,
             # mean gain over the control / mean (ceiling - control)
             gap_closed_over_control_pooled=(sum(g for g, _ in pooled_control) / control_gap_sum
@@ -293,17 +295,17 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
                 command='python benchmarks/adaptation_synthetic.py ' + ' '.join(sys.argv[1:]), runs=runs)
 
 
-def per_class_gain(results: dict, name: str, seeds: list[int]) -> dict[str, float | None]:
-    """Per class: mean over seeds of (IoU of ``name`` - IoU of source-only), seeds where both ran.
+def per_class_gain(results: dict, name: str, seeds: list[int], baseline: str = 'source-only') -> dict[str, float | None]:
+    """Per class: mean over seeds of (IoU of ``name`` - IoU of ``baseline``), seeds where both ran.
 
     A class without IoU on a seed (no pixel of it in the test tiles) is left out of that seed.
     """
     gains: dict[str, float | None] = {}
     for c in CLASSES:
-        diffs = [results[(name, s)]['per_class'][c] - results[('source-only', s)]['per_class'][c]
-                 for s in seeds if (name, s) in results and ('source-only', s) in results
+        diffs = [results[(name, s)]['per_class'][c] - results[(baseline, s)]['per_class'][c]
+                 for s in seeds if (name, s) in results and (baseline, s) in results
                  and results[(name, s)]['per_class'].get(c) is not None
-                 and results[('source-only', s)]['per_class'].get(c) is not None]
+                 and results[(baseline, s)]['per_class'].get(c) is not None]
         gains[c] = statistics.fmean(diffs) if diffs else None
     return gains
 

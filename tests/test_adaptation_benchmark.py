@@ -131,6 +131,7 @@ def test_a_longer_row_is_also_measured_against_source_only_trained_as_long(bench
     assert warm['gain_over_control_mean'] == pytest.approx(3.0)
     assert warm['gap_closed_over_control_pooled'] == pytest.approx((5 + 1) / (10 + 4))
     assert warm['gain_over_source_only'] == pytest.approx([9.0, 2.0])  # the issue's measure is kept
+    assert warm['classes_below_control'] == ['urban area']  # 58 and 57 against 60 and 60
     warm_row = next(line for line in bench.markdown_table(summary).splitlines() if line.startswith('| daspm-warm |'))
     assert '| +3.00 vs source-only-warm (+43 % of the gap to oracle) |' in warm_row
     # with the oracle trained on the warm rows' start and schedule, that is the ceiling
