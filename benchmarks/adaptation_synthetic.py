@@ -258,16 +258,14 @@ def summarise(rows: list[Row], seeds: list[int], results: dict, iters: int) -> d
         ceiling = equal_iteration_control(row, rows, 'oracle')
         if ceiling is None or not any((ceiling, s) in results for s in seeds):
             ceiling = 'oracle'
-        control_gain, control_gap = [], []
+        control_gain, pooled_control = [], []  # per seed; (gain, ceiling - control) where all three ran
         for s, value in zip(seeds, miou):
-            base, oracle = (results.get((n, s), {}).get('miou') for n in (control, ceiling))
-            if control is not None and None not in (value, base):
-                control_gain.append(value - base)
-                control_gap.append(oracle - base if oracle is not None else None)
-            else:
-                control_gain.append(None)
+            base, top = (results.get((n, s), {}).get('miou') for n in (control, ceiling))
+            over = value - base if control is not None and None not in (value, base) else None
+            control_gain.append(over)
+            if over is not None and top is not None:
+                pooled_control.append((over, top - base))
         done_control = [g for g in control_gain if g is not None]
-        pooled_control = [(g, d) for g, d in zip(done_control, control_gap) if d is not None]
         control_gap_sum = sum(d for _, d in pooled_control)
         runs[row.name] = dict(
             config=row.config, options=row.options, iterations=round(iters * row.iters_factor),
