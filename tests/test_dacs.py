@@ -356,3 +356,33 @@ def test_mixed_images_are_class_mixed_then_strongly_augmented():
     torch.testing.assert_close(plain, formula)  # mask * source + (1 - mask) * target
     augmented, formula = mixed()
     assert (augmented - formula).abs().flatten(1).amax(1).max() > 0.01
+
+
+def test_classmix_reads_the_source_classes_before_any_forward_pass_of_the_step(dacs_setup, monkeypatch):
+    """The step's one wait for the device (ClassMix needs the classes on the host) comes before its
+    kernels are queued, and the masks are those the step's generator draws first."""
+    import daspm.models.uda.dacs as dacs_module
+    from daspm.models.uda.class_mix import class_mix_masks
+
+    _, model, wrapper, batch = dacs_setup
+    events = []
+    generator_state = model.generator.get_state()
+
+    def recording_masks(labels, ignore_index=255, generator=None):
+        events.append('classmix')
+        return class_mix_masks(labels, ignore_index, generator=generator)
+
+    for name, segmentor in (('student', model.model), ('teacher', model.ema_model), ('imagenet', model.imnet_model)):
+        original = segmentor.extract_feat
+        monkeypatch.setattr(segmentor, 'extract_feat',
+                            lambda inputs, _name=name, _original=original: events.append(_name) or _original(inputs))
+    monkeypatch.setattr(dacs_module, 'class_mix_masks', recording_masks)
+    _step(model, wrapper, batch, 0)
+    assert events[0] == 'classmix' and events.count('classmix') == 1, events
+    assert {'student', 'teacher', 'imagenet'} <= set(events[1:]), events
+    # the same masks as drawing first from the generator the step started with
+    generator = torch.Generator().manual_seed(0)
+    generator.set_state(generator_state)
+    expected = class_mix_masks(model.debug_output['source_label'], model.ignore_index, generator=generator)
+    assert torch.equal(model.debug_output['mix_mask'], expected)
+    assert 0 < float(expected.mean()) < 1, 'the check needs masks that paste some classes and not all'

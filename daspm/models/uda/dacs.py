@@ -202,6 +202,12 @@ class DACS(BaseModel):
             src_img, src_samples = source['inputs'], source['data_samples']
             tgt_img = target['inputs']
             src_label = torch.stack([s.gt_sem_seg.data for s in src_samples]).long()
+            # The ClassMix masks need the source classes on the host: the step's one wait for the
+            # device. Drawn here, before any of the step's kernels are queued, it waits only for the
+            # batch's copy; drawn at step 5 it would wait for the source and FD passes. The draws
+            # from self.generator keep their order (nothing before step 5 uses it).
+            mix_mask = (class_mix_masks(src_label, self.ignore_index, generator=self.generator)
+                        if self.mix == 'class' else None)
 
             # 2. source step (graph kept for the feature distance)
             src_feats = self.model.extract_feat(src_img)
@@ -234,8 +240,8 @@ class DACS(BaseModel):
                                          else 1.0 - valid.float().mean())
 
             # 5. ClassMix across domains, 6. strong augmentation
-            if self.mix == 'class':
-                mask = class_mix_masks(src_label, self.ignore_index, generator=self.generator).to(src_img.device)
+            if mix_mask is not None:
+                mask = mix_mask
                 mixed_img, mixed_label, mixed_weight = class_mix(
                     mask, src_img, tgt_img, src_label, pseudo_label, pseudo_weight)
             else:
