@@ -63,7 +63,11 @@ class StreamingBlender:
     The accumulators live on ``device`` (the model's), so on a GPU the windows' probabilities are
     blended where they were computed and only finished class ids (and confidence / extras) cross
     to the host: copying every window's (K+1) probability planes out and blending them in NumPy
-    took longer than the forward passes (benchmarks/scene_throughput.py on an H200).
+    took longer than the forward passes (benchmarks/scene_throughput.py on an H200). Finished
+    pixels collect in device row buffers that cross to the host once per window row, in one
+    wait for the device; copying each window's pixels out made the host wait for the device
+    three times per window, so the next batch's forward pass could not be queued meanwhile.
+    On the CPU the row buffers are the host arrays themselves.
     """
 
     def __init__(self, plan: WindowPlan, num_classes: int, sink, want_confidence: bool,
@@ -76,13 +80,24 @@ class StreamingBlender:
         self.carry = torch.zeros((channels, plan.carry_rows(), plan.width), dtype=torch.float32, device=self.device)
         self.acc = torch.zeros((channels, plan.win_h, plan.win_w), dtype=torch.float32, device=self.device)
         final_rows = max([b - a for a, b in zip(plan.ys, plan.ys[1:])] + [plan.win_h])
-        self.band_cls = np.empty((final_rows, plan.width), np.uint8)
-        self.band_conf = np.empty((final_rows, plan.width), np.float32) if want_confidence else None
-        self.band_extras: dict[str, np.ndarray] = {}
+        shapes = {'classes': ((final_rows, plan.width), torch.uint8)}
+        if want_confidence:
+            shapes['confidence'] = ((final_rows, plan.width), torch.float32)
         if getattr(sink, 'wants_probabilities', False):
-            self.band_extras['probabilities'] = np.empty((num_classes, final_rows, plan.width), np.uint8)
+            shapes['probabilities'] = ((num_classes, final_rows, plan.width), torch.uint8)
         if getattr(sink, 'wants_uncertainty', False):
-            self.band_extras['uncertainty'] = np.empty((final_rows, plan.width), np.uint8)
+            shapes['uncertainty'] = ((final_rows, plan.width), torch.uint8)
+        # finished pixels of the current window row, and [valid, masked] pixel counts, on the device
+        self.rows_on_device = {name: torch.empty(shape, dtype=dtype, device=self.device)
+                               for name, (shape, dtype) in shapes.items()}
+        self.counts_on_device = torch.zeros(2, dtype=torch.int64, device=self.device)
+        self.rows_on_host = _host_buffers(self.rows_on_device)
+        self.counts_on_host = _host_buffers({'counts': self.counts_on_device})['counts']
+        self.band_cls = self.rows_on_host['classes'].numpy()
+        self.band_conf = self.rows_on_host['confidence'].numpy() if want_confidence else None
+        self.band_extras: dict[str, np.ndarray] = {name: self.rows_on_host[name].numpy()
+                                                   for name in ('probabilities', 'uncertainty')
+                                                   if name in self.rows_on_host}
         self.valid_pixels = self.masked_pixels = 0
         self.write_seconds = 0.0
 
@@ -115,6 +130,7 @@ class StreamingBlender:
         self._finish(done[:, :final], x)
         self.carry[:, :ov_out, x:x_next] = done[:, final:]
         if ix + 1 == len(plan.xs):
+            self._rows_to_host(final)
             conf = self.band_conf[:final] if self.band_conf is not None else None
             start = time.perf_counter()
             if self.band_extras:
@@ -125,37 +141,62 @@ class StreamingBlender:
             self.write_seconds += time.perf_counter() - start
 
     def _finish(self, block: torch.Tensor, x: int) -> None:
-        """Class ids (255 where no window saw valid data), confidence and extras of finished pixels."""
+        """Class ids (255 where no window saw valid data), confidence and extras of finished pixels, on the device."""
         probs, weight = block[:self.k], block[self.k]
         cols = slice(x, x + block.shape[2])
         rows = block.shape[1]
+        out = self.rows_on_device
         valid = weight > 0
-        cls = probs.argmax(dim=0).to(torch.uint8)
-        cls[~valid] = IGNORE_INDEX
-        # one copy to the host per quantity; the counts ride along with the class ids
-        self.band_cls[:rows, cols] = cls.cpu().numpy()
-        counts = [valid.sum()]
+        out['classes'][:rows, cols] = torch.where(valid, probs.argmax(dim=0), IGNORE_INDEX).to(torch.uint8)
+        self.counts_on_device[0] += valid.sum()
         if self.track_excluded:
-            counts.append((~valid & (block[self.k + 1] > 0)).sum())
-        counts = torch.stack(counts).tolist()
-        self.valid_pixels += counts[0]
-        if self.track_excluded:
-            self.masked_pixels += counts[1]
+            self.counts_on_device[1] += (~valid & (block[self.k + 1] > 0)).sum()
         safe_weight = torch.where(valid, weight, 1.0)
-        if self.band_conf is not None:
-            conf = probs.max(dim=0).values / safe_weight
-            self.band_conf[:rows, cols] = torch.where(valid, conf, 0.0).cpu().numpy()
-        if self.band_extras:
+        if 'confidence' in out:
+            out['confidence'][:rows, cols] = torch.where(valid, probs.max(dim=0).values / safe_weight, 0.0)
+        if 'probabilities' in out or 'uncertainty' in out:
             p = probs / safe_weight
-            if 'probabilities' in self.band_extras:
+            if 'probabilities' in out:
                 scaled = torch.round(p.clamp(0.0, 1.0) * PROBABILITY_SCALE)
-                self.band_extras['probabilities'][:, :rows, cols] = \
-                    torch.where(valid, scaled, float(PROBABILITY_NODATA)).to(torch.uint8).cpu().numpy()
-            if 'uncertainty' in self.band_extras:
+                out['probabilities'][:, :rows, cols] = \
+                    torch.where(valid, scaled, float(PROBABILITY_NODATA)).to(torch.uint8)
+            if 'uncertainty' in out:
                 entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(dim=0) / np.log(max(self.k, 2))
                 scaled = torch.round(entropy.clamp(0.0, 1.0) * PROBABILITY_SCALE)
-                self.band_extras['uncertainty'][:rows, cols] = \
-                    torch.where(valid, scaled, float(PROBABILITY_NODATA)).to(torch.uint8).cpu().numpy()
+                out['uncertainty'][:rows, cols] = torch.where(valid, scaled, float(PROBABILITY_NODATA)).to(torch.uint8)
+
+    def _rows_to_host(self, rows: int) -> None:
+        """Bring the finished rows of a window row and the pixel counts to the host: one wait for the device."""
+        if self.device.type != 'cpu':
+            for name, tensor in self.rows_on_device.items():
+                # probabilities are (K, rows, width): the row axis is the second to last everywhere
+                self.rows_on_host[name][..., :rows, :].copy_(tensor[..., :rows, :], non_blocking=True)
+            self.counts_on_host.copy_(self.counts_on_device, non_blocking=True)
+            self.counts_on_device.zero_()  # queued after the copy: the copy reads the counts first
+            _synchronize(self.device)
+        valid, masked = self.counts_on_host.tolist()
+        if self.device.type == 'cpu':
+            self.counts_on_device.zero_()  # the host counts are the device counts here
+        self.valid_pixels += valid
+        self.masked_pixels += masked
+
+
+def _host_buffers(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Host tensors for device ``tensors``: the tensors themselves on the CPU, page-locked ones for a GPU.
+
+    Copies into page-locked memory run without blocking the host; they are waited for once per row.
+    """
+    return {name: t if t.device.type == 'cpu' else
+            torch.empty(t.shape, dtype=t.dtype, pin_memory=t.device.type == 'cuda')
+            for name, t in tensors.items()}
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (its copies to the host)."""
+    if device.type == 'cuda':
+        torch.cuda.current_stream(device).synchronize()
+    elif hasattr(torch, 'accelerator'):
+        torch.accelerator.synchronize(device)
 
 
 @dataclass
@@ -253,6 +294,9 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
 
     chunks = list(_batches(order, batch_size))
     workers = _workers(predictor, device, workers, len(chunks))
+    # batches handed to the workers before the oldest is blended: on a GPU one more than run at
+    # once, so the next batch's copy and kernels are queued while the host blends the previous one
+    in_flight = workers + int(device.type == 'cuda')
     lock = threading.Lock()
 
     def infer(windows: list) -> tuple[list[np.ndarray | None], int]:
@@ -265,16 +309,15 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
         on_device = torch.cuda.device(device) if device.type == 'cuda' else contextlib.nullcontext()
         with torch.inference_mode(), on_device:
             if live:
-                images = torch.from_numpy(np.stack([windows[i][0] for i in live])).to(device)
-                valid = torch.from_numpy(np.stack([~blank[i] for i in live])).to(device)
+                images = _stack_on(device, [windows[i][0] for i in live])
+                valid = _stack_on(device, [~blank[i] for i in live])
                 with _autocast(device, amp):
                     logits = predictor(images)
                 probs = torch.softmax(logits.float(), dim=1)
                 w = (weights * valid)[:, None]
                 parts = [probs * w, w]
                 if track:
-                    parts.append(torch.from_numpy(np.stack([_exclusion_of(windows[i]) for i in live]))[:, None]
-                                 .to(device))
+                    parts.append(_stack_on(device, [_exclusion_of(windows[i]) for i in live])[:, None])
                 # stays on the device: the blender accumulates there
                 stacked = torch.cat(parts, dim=1)
                 for j, i in enumerate(live):
@@ -328,7 +371,7 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
                 if n + 1 < len(chunks):
                     future = reads.submit(load, chunks[n + 1])
                 pending.append((chunk, passes.submit(infer, windows)))
-                if len(pending) >= workers:
+                if len(pending) >= in_flight:
                     blend_oldest()
             while pending:
                 blend_oldest()
@@ -351,6 +394,21 @@ def _workers(predictor, device: torch.device, workers: int | None, chunks: int) 
     if workers < 1:
         raise DaspmInputError(f'--workers {workers}: must be at least 1')
     return max(1, min(workers, chunks))
+
+
+def _stack_on(device: torch.device, arrays: list[np.ndarray]) -> torch.Tensor:
+    """``arrays`` stacked into one tensor on ``device``.
+
+    For a GPU through page-locked memory: the copy is then queued behind the device's work
+    instead of waiting for all of it, as a copy from ordinary memory does.
+    """
+    if device.type != 'cuda':
+        return torch.from_numpy(np.stack(arrays)).to(device)
+    dtype = torch.from_numpy(np.empty(0, arrays[0].dtype)).dtype
+    staging = torch.empty((len(arrays), *arrays[0].shape), dtype=dtype, pin_memory=True)
+    np.stack(arrays, out=staging.numpy())
+    # the host allocator keeps the staging memory until the copy has run
+    return staging.to(device, non_blocking=True)
 
 
 def _exclusion_of(window: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> np.ndarray:
