@@ -76,7 +76,7 @@ step step_bf16 120 "$PY" "${common[@]}" --amp --json "$OUT_DIR/step_bf16.json"
 # gradients): it gets what is left after the scene steps' share
 step step_bf16_compiled $((DEADLINE - SECONDS - 80)) "$PY" "${common[@]}" --amp --compile --json "$OUT_DIR/step_bf16_compiled.json"
 scene=(benchmarks/scene_throughput.py --device cuda --model synthetic --size 4096 --window-size 512 --overlap 128
-       --batch-size 8 --repeats 3 --work-dir work_dirs/gpu_check_scene --profile)
+       --batch-size 8 --repeats 3 --work-dir work_dirs/gpu_check_scene --profile --forward-only)
 step scene_fp32 60 "$PY" "${scene[@]}" --json "$OUT_DIR/scene_fp32.json"
 step scene_bf16 60 "$PY" "${scene[@]}" --amp bf16 --json "$OUT_DIR/scene_bf16.json"
 

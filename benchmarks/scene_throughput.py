@@ -129,6 +129,27 @@ def ours(model, image_np, window: int, overlap: int, batch_size: int, amp: str |
     return sink.class_map
 
 
+def forward_passes_alone(predictor, image, window: int, overlap: int, batch_size: int, amp: str | None,
+                         sync) -> float:
+    """Seconds of the model's forward passes alone over every window of ``image`` (on the device),
+    ``batch_size`` at a time: what map_scene's reading and blending add to is this."""
+    import torch
+
+    from daspm.apis.scene import plan_windows
+    from daspm.apis.scene.mapper import _autocast
+
+    plan = plan_windows(image.shape[-2], image.shape[-1], window, overlap)
+    starts = [(y, x) for y in plan.ys for x in plan.xs]
+    sync()
+    t0 = time.perf_counter()
+    with torch.inference_mode(), _autocast(image.device, amp):
+        for i in range(0, len(starts), batch_size):
+            batch = torch.stack([image[:, y:y + plan.win_h, x:x + plan.win_w] for y, x in starts[i:i + batch_size]])
+            predictor(batch)
+    sync()
+    return time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the interleaved comparison and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -146,6 +167,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--json', type=Path, help='also write the medians and ratios to this JSON file')
     parser.add_argument('--breakdown', action='store_true',
                         help='also time map_scene with the model as it is, one window at a time')
+    parser.add_argument('--forward-only', action='store_true',
+                        help="also time the model's forward passes alone over the same windows, one window and "
+                             '--batch-size windows at a time (what reading and blending add to)')
     parser.add_argument('--profile', action='store_true',
                         help='GPU: one more run of each side under torch.profiler, for the share of it the GPU is busy')
     args = parser.parse_args(argv)
@@ -214,6 +238,17 @@ def main(argv: list[str] | None = None) -> dict:
     print(f'  class maps agree on {100 * agree:.2f}% of pixels (blend weights and window positions differ)')
     print(f'  map_scene time (last run, {timings.get("workers")} windows at once; forward passes of the workers '
           'add up): ' + ', '.join(f'{k} {v:.2f} s' for k, v in timings.items() if k != 'workers'))
+    alone = {}
+    if args.forward_only:
+        from daspm.apis.scene import as_predictor
+        predictor = as_predictor(model)  # the inference copy map_scene runs
+        for size in sorted({1, args.batch_size}):
+            runs = [forward_passes_alone(predictor, image, args.window_size, args.overlap, size, args.amp, sync)
+                    for _ in range(args.repeats + 1)][1:]  # the first run warms up
+            alone[f'batch {size}'] = statistics.median(runs)
+            print(f'  forward passes alone, {size} window(s) at a time: {alone[f"batch {size}"]:.3f} s '
+                  f'({mpx / alone[f"batch {size}"]:.3f} Mpx/s; map_scene takes {med["map_scene"] / alone[f"batch {size}"]:.2f}x '
+                  'as long)')
     busy = {}
     if args.profile and device.startswith('cuda'):
         from gpu_profile import gpu_busy  # benchmarks/ is on sys.path when a script here runs
@@ -223,7 +258,8 @@ def main(argv: list[str] | None = None) -> dict:
             print(f'  GPU busy, {name}: {kernel_s:.3f} s of kernels in {wall:.3f} s ({100 * busy[name]:.1f} %)')
     result = dict(device=torch.cuda.get_device_name() if device.startswith('cuda') else device, amp=args.amp,
                   size=args.size, window=args.window_size, overlap=args.overlap, batch=args.batch_size,
-                  median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree, gpu_busy=busy)
+                  median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree, gpu_busy=busy,
+                  forward_alone_s=alone)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + '\n')
