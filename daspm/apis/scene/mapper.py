@@ -130,7 +130,7 @@ class StreamingBlender:
         self._finish(done[:, :final], x)
         self.carry[:, :ov_out, x:x_next] = done[:, final:]
         if ix + 1 == len(plan.xs):
-            self._rows_to_host(final)
+            self._rows_to_host()
             conf = self.band_conf[:final] if self.band_conf is not None else None
             start = time.perf_counter()
             if self.band_extras:
@@ -165,12 +165,13 @@ class StreamingBlender:
                 scaled = torch.round(entropy.clamp(0.0, 1.0) * PROBABILITY_SCALE)
                 out['uncertainty'][:rows, cols] = torch.where(valid, scaled, float(PROBABILITY_NODATA)).to(torch.uint8)
 
-    def _rows_to_host(self, rows: int) -> None:
+    def _rows_to_host(self) -> None:
         """Bring the finished rows of a window row and the pixel counts to the host: one wait for the device."""
         if self.device.type != 'cpu':
             for name, tensor in self.rows_on_device.items():
-                # probabilities are (K, rows, width): the row axis is the second to last everywhere
-                self.rows_on_host[name][..., :rows, :].copy_(tensor[..., :rows, :], non_blocking=True)
+                # whole buffers (rows beyond ``rows`` unused): a contiguous copy runs without blocking;
+                # a slice of the (K, rows, width) probabilities would go through a pageable temporary
+                self.rows_on_host[name].copy_(tensor, non_blocking=True)
             self.counts_on_host.copy_(self.counts_on_device, non_blocking=True)
             self.counts_on_device.zero_()  # queued after the copy: the copy reads the counts first
             _synchronize(self.device)
