@@ -21,7 +21,6 @@ printed beside wall seconds: on a shared machine they are the steadier measure.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -261,8 +260,8 @@ def main(argv: list[str] | None = None) -> dict:
                   median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree, gpu_busy=busy,
                   forward_alone_s=alone)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + '\n')
+        from results_io import write_json  # benchmarks/ is on sys.path when a script here runs
+        write_json(args.json, result)
     return result
 
 

@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from results_io import write_json  # benchmarks/ is on sys.path when a script here runs
+
 REPO = Path(__file__).resolve().parents[1]
 STEP_COST = REPO / 'benchmarks/uda_step_cost.py'
 
@@ -110,8 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = dict(base=commit, rounds=args.rounds, options=options, device=rounds['this'][0].get('device'),
                   variants=table)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + '\n')
+        write_json(args.json, result)
     return result
 
 

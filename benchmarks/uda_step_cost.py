@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ from mmengine.structures import PixelData
 from daspm.apis.config_loading import load_config
 from daspm.models.uda.compile import compile_options, compile_segmentor
 from gpu_profile import gpu_busy  # benchmarks/ is on sys.path when a script here runs
+from results_io import write_json
 
 DEFAULT_CONFIG = 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
 
@@ -227,9 +227,8 @@ def report(args, times: dict[str, list[float]], peaks: dict, shares: dict, cudnn
         table = {name: dict(median_s=statistics.median(values), ratio=statistics.median(values) / base,
                             peak_alloc_gib=peaks.get(name, (None,))[0], kernel_share=shares.get(name))
                  for name, values in times.items()}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(dict(device=device, amp=args.amp, compile=args.compile, crop=args.crop,
-                                             batch=args.batch, config=args.config, variants=table), indent=2) + '\n')
+        write_json(args.json, dict(device=device, amp=args.amp, compile=args.compile, crop=args.crop,
+                                   batch=args.batch, config=args.config, variants=table))
 
 
 if __name__ == '__main__':

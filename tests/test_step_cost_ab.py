@@ -9,6 +9,12 @@ import pytest
 from conftest import REPO
 
 
+@pytest.fixture(autouse=True)
+def benchmarks_on_path(monkeypatch):
+    # as when the script runs: its folder is on sys.path (it shares benchmarks/results_io.py)
+    monkeypatch.syspath_prepend(str(REPO / 'benchmarks'))
+
+
 def load_ab():
     spec = importlib.util.spec_from_file_location('step_cost_ab', REPO / 'benchmarks/step_cost_ab.py')
     module = importlib.util.module_from_spec(spec)

@@ -1,0 +1,11 @@
+"""Writing a benchmark's result file (shared by the scripts in benchmarks/, which have it on sys.path)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def write_json(path: Path, result: dict) -> None:
+    """Write ``result`` as indented JSON to ``path``, creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + '\n')
