@@ -5,7 +5,9 @@ import json
 from pathlib import Path
 
 
-def write_json(path: Path, result: dict) -> None:
-    """Write ``result`` as indented JSON to ``path``, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + '\n')
+def write_json(path: Path | None, result: dict) -> dict:
+    """Write ``result`` as indented JSON to ``path`` (its folder created; nothing when None); return it."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + '\n')
+    return result

@@ -259,10 +259,8 @@ def main(argv: list[str] | None = None) -> dict:
                   size=args.size, window=args.window_size, overlap=args.overlap, batch=args.batch_size,
                   median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree, gpu_busy=busy,
                   forward_alone_s=alone)
-    if args.json:
-        from results_io import write_json  # benchmarks/ is on sys.path when a script here runs
-        write_json(args.json, result)
-    return result
+    from results_io import write_json  # benchmarks/ is on sys.path when a script here runs
+    return write_json(args.json, result)
 
 
 if __name__ == '__main__':

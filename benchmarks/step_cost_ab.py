@@ -109,11 +109,8 @@ def main(argv: list[str] | None = None) -> dict:
             print(f'round {i + 1}/{args.rounds}: {side} done', file=sys.stderr, flush=True)
     table = summarise(rounds)
     print_table(table, commit, args.rounds)
-    result = dict(base=commit, rounds=args.rounds, options=options, device=rounds['this'][0].get('device'),
-                  variants=table)
-    if args.json:
-        write_json(args.json, result)
-    return result
+    return write_json(args.json, dict(base=commit, rounds=args.rounds, options=options,
+                                      device=rounds['this'][0].get('device'), variants=table))
 
 
 if __name__ == '__main__':
