@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from conftest import REPO
+from daspm.apis.amp import amp_config_options
 from daspm.apis.config_loading import load_config
 
 CONFIG = REPO / 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
@@ -19,10 +20,11 @@ CROP = 64
 SOURCE_BLOCKS = ((1, 0), (4, 2))
 
 
-def build_dacs(device: str = 'cpu', amp: bool = False, deterministic: bool = False,
+def build_dacs(device: str = 'cpu', amp: str | None = None, deterministic: bool = False,
                accumulate: int = 1, **uda_options):
     """The synthetic DACS model in training mode on ``device`` and its optimizer wrapper.
 
+    ``amp``: 'fp16' or 'bf16', as the training commands' ``--amp`` sets the optimizer wrapper;
     ``deterministic`` switches dropout and drop-path off in the student (so a test can recompute
     its forward pass); ``accumulate`` > 1 keeps the gradients of the first step for inspection.
     """
@@ -40,9 +42,8 @@ def build_dacs(device: str = 'cpu', amp: bool = False, deterministic: bool = Fal
     torch.manual_seed(0)
     model.init_weights()
     model.train()
+    cfg.merge_from_dict(amp_config_options(amp))
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
-    if amp:
-        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
     if accumulate > 1:
         optim_cfg.update(accumulative_counts=accumulate)
     wrapper = build_optim_wrapper(model, optim_cfg)

@@ -1,6 +1,6 @@
 """``python tools/train.py``: train a segmentor from a config into a work dir (like mmsegmentation's).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp [fp16|bf16]] [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG N [options]     # N processes: torchrun ... tools/train.py --launcher pytorch
 
 With a launcher, rank 0 holds the work dir's lock and writes the record; every process trains.
@@ -8,8 +8,10 @@ With a launcher, rank 0 holds the work dir's lock and writes the record; every p
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from daspm.apis.amp import AMP_DTYPES, amp_config_options, check_amp_device
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
 from daspm.apis.distributed import LAUNCHERS, configure_distributed, init_distributed, is_main_process
 from daspm.apis.run_directory import record_provenance, run_lock
@@ -18,11 +20,19 @@ from daspm.utils.errors import exit_on_input_error
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for i, arg in enumerate(argv[:-1]):
+        if arg == '--amp' and argv[i + 1] not in AMP_DTYPES:
+            # mmsegmentation's --amp takes no value: ``--amp CONFIG`` means fp16 here too
+            argv.insert(i + 1, 'fp16')
+            break
     parser = argparse.ArgumentParser(description='Train a DASPM segmentor')
     parser.add_argument('config', help='config file')
     parser.add_argument('--work-dir', help='directory for logs and checkpoints (default work_dirs/<config name>)')
     parser.add_argument('--resume', action='store_true', help='resume from the latest checkpoint in the work dir')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
+    parser.add_argument('--amp', nargs='?', const='fp16', choices=list(AMP_DTYPES),
+                        help='mixed precision on the GPU (--amp alone: fp16 with dynamic loss scaling, as '
+                             "mmsegmentation's tools/train.py; bf16: no scaling); --cfg-options take precedence")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
                         help='how the processes were started (pytorch: torchrun / tools/dist_train.sh; slurm: srun)')
@@ -32,14 +42,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def prepare_config(args: argparse.Namespace):
     """Config with work dir, resume, AMP and launcher applied."""
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = load_config(args.config, {**amp_config_options(args.amp), **(args.cfg_options or {})})
+    check_amp_device(cfg)
     configure_distributed(cfg, args.launcher)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or str(Path('work_dirs') / Path(args.config).stem)
     if args.resume:
         cfg.resume = True
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     add_tensorboard_if_available(cfg)
     return cfg
 

@@ -32,6 +32,7 @@ from types import ModuleType
 
 from mmengine.config import Config
 
+from daspm.apis.amp import AMP_DTYPES, amp_config_options, check_amp_device
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
 from daspm.apis.distributed import (LAUNCHERS, configure_distributed, init_distributed, is_main_process,
                                     shared_value, torchrun_command)
@@ -58,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--exp-name', default='local-basic', help='experiment folder under work_dirs/')
     parser.add_argument('--work-root', default='work_dirs', help='root of all runs')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
+    parser.add_argument('--amp', nargs='?', const='fp16', choices=list(AMP_DTYPES),
+                        help='mixed precision on the GPU (--amp alone: fp16 with dynamic loss scaling; bf16: no '
+                             'scaling); written into the run\'s config; --cfg-options entries take precedence')
     parser.add_argument('--gpus', type=int, default=1,
                         help='train with N processes, one per GPU (torchrun; CPU processes with gloo without CUDA)')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
@@ -157,6 +161,11 @@ def finish_config(cfg: Config, run_dir: Path, launcher: str) -> None:
     add_tensorboard_if_available(cfg)
 
 
+def config_options(args: argparse.Namespace) -> dict:
+    """The config entries of the command line: ``--amp``'s, then ``--cfg-options`` (which take precedence)."""
+    return {**amp_config_options(args.amp), **(args.cfg_options or {})}
+
+
 def prepare_run(args: argparse.Namespace, new_dirs: NewRunDirs):
     """Resolve the config and the run directory; write the resolved config there."""
     if args.resume:
@@ -165,11 +174,13 @@ def prepare_run(args: argparse.Namespace, new_dirs: NewRunDirs):
         if not resolved.is_file():
             raise DaspmInputError(f'{run_dir} is not a run directory (no {RESOLVED_CONFIG}); '
                                   'give a directory made by daspm-train --config (run_experiments.py)')
-        cfg = load_config(resolved, args.cfg_options)
+        cfg = load_config(resolved, config_options(args))
+        check_amp_device(cfg)
         cfg.resume = True
         start_processes(cfg, args.launcher)
     else:
-        cfg = load_config(args.config, args.cfg_options)
+        cfg = load_config(args.config, config_options(args))
+        check_amp_device(cfg)
         start_processes(cfg, args.launcher)
         run_dir = make_run_dir(new_dirs, Path(args.work_root) / args.exp_name, run_name(args.config), cfg)
     finish_config(cfg, run_dir, args.launcher)
@@ -185,7 +196,9 @@ def prepare_experiment(args: argparse.Namespace, experiments_file: str | Path, n
         raise DaspmInputError(str(err.args[0])) from None
     prepared = []
     for run in runs:
-        cfg = load_config(run.config, {**run.options, **(args.cfg_options or {})})
+        cfg = load_config(run.config, {**run.options, **config_options(args)})
+        if not args.dry_run:
+            check_amp_device(cfg)
         start_processes(cfg, args.launcher)  # the first run's settings start the group of all
         run_dir = make_run_dir(new_dirs, Path(args.work_root) / f'local-exp{args.exp}', run_name(run.name), cfg)
         finish_config(cfg, run_dir, args.launcher)
