@@ -15,6 +15,7 @@
 # the packages installed while the machine is warm):
 #     GPU_CHECK_ONLY="cuda_tests step_fp32 step_bf16 scene_fp32 scene_bf16" GPU_CHECK_BUDGET_S=380 bash benchmarks/gpu_check.sh
 #     GPU_CHECK_ONLY=step_bf16_compiled GPU_CHECK_BUDGET_S=420 bash benchmarks/gpu_check.sh
+# GPU_CHECK_COMPILE_MODE=reduce-overhead (or another torch.compile mode) compiles in that mode.
 #
 # Set-up: a python3 with a CUDA build of torch (PYTHON=... to choose it). The other packages come
 # from the machine's package index, or, without one, from the wheels in .whl/ that
@@ -90,7 +91,10 @@ step step_bf16 120 "$PY" "${common[@]}" --amp --json "$OUT_DIR/step_bf16.json"
 scene_share=0
 selected scene_fp32 && scene_share=$((scene_share + 50))
 selected scene_bf16 && scene_share=$((scene_share + 50))
-step step_bf16_compiled $((DEADLINE - SECONDS - scene_share)) "$PY" "${common[@]}" --amp --compile --json "$OUT_DIR/step_bf16_compiled.json"
+compile_mode=()
+[[ -n "${GPU_CHECK_COMPILE_MODE:-}" ]] && compile_mode=(--compile-mode "$GPU_CHECK_COMPILE_MODE")
+step step_bf16_compiled $((DEADLINE - SECONDS - scene_share)) "$PY" "${common[@]}" --amp --compile "${compile_mode[@]}" \
+    --json "$OUT_DIR/step_bf16_compiled.json"
 scene=(benchmarks/scene_throughput.py --device cuda --model synthetic --size 4096 --window-size 512 --overlap 128
        --batch-size 8 --repeats 3 --work-dir work_dirs/gpu_check_scene --profile --forward-only)
 step scene_fp32 60 "$PY" "${scene[@]}" --json "$OUT_DIR/scene_fp32.json"

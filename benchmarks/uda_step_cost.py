@@ -65,13 +65,13 @@ def make_batch(batch: int, crop: int, channels: int, num_classes: int, seed: int
                 target_data_samples=samples(True))
 
 
-def build(cfg, uda: bool, fd: bool, device: str, amp: bool, compile_backend: str | None = None):
+def build(cfg, uda: bool, fd: bool, device: str, amp: bool, compile_cfg: dict | None = None):
     """The model (DACS or its plain segmentor) and an optimizer wrapper from the config's recipe."""
     model_cfg = copy.deepcopy(cfg.model)
     # Timings and memory do not depend on the weights: skip the ImageNet checkpoint so the
     # benchmark runs without pretrained/mit_b*.pth.
     model_cfg.model.backbone.init_cfg = None
-    options = compile_options(dict(backend=compile_backend)) if compile_backend else None
+    options = compile_options(compile_cfg) if compile_cfg else None
     if uda:
         model_cfg.imnet_feature_dist_lambda = 0.005 if fd else 0.0
         model_cfg.compile = options
@@ -126,10 +126,10 @@ def kernel_share(model, optim_wrapper, batch: dict, iters: int, table_path: Path
 
 
 def peak_memory_gib(cfg, uda: bool, fd: bool, data: dict, device: str, amp: bool,
-                    compile_backend: str | None = None) -> tuple[float, float]:
+                    compile_cfg: dict | None = None) -> tuple[float, float]:
     """Peak allocated and reserved GPU memory (GiB) of training steps of one variant built alone (after warm-up)."""
     torch.cuda.empty_cache()
-    model, wrapper = build(cfg, uda, fd, device, amp, compile_backend)
+    model, wrapper = build(cfg, uda, fd, device, amp, compile_cfg)
     # cuDNN autotuning tries workspaces of several GiB in the first steps: measure after them
     time_steps(model, wrapper, data, 2, device)
     torch.cuda.reset_peak_memory_stats()
@@ -152,6 +152,9 @@ def main() -> None:
     parser.add_argument('--amp', action='store_true', help='bf16 autocast (GPU)')
     parser.add_argument('--compile', nargs='?', const='inductor', default=None, metavar='BACKEND',
                         help='torch.compile the forward passes (default backend: inductor)')
+    parser.add_argument('--compile-mode', metavar='MODE',
+                        help="with --compile: torch.compile's mode, e.g. reduce-overhead (CUDA graphs) or "
+                             'max-autotune-no-cudagraphs (inductor only)')
     parser.add_argument('--json', type=Path, help='also write the table to this JSON file')
     parser.add_argument('--profile', action='store_true', help='GPU kernel time as a share of the step (CUDA)')
     parser.add_argument('--profile-iters', type=int, default=3, help='steps per variant under the profiler')
@@ -164,6 +167,10 @@ def main() -> None:
                         help="cuDNN autotuning: as the config's env_cfg (what training uses), or forced")
     args = parser.parse_args()
 
+    if args.compile_mode and not args.compile:
+        parser.error('--compile-mode needs --compile')
+    compile_cfg = dict(backend=args.compile, **({'mode': args.compile_mode} if args.compile_mode else {})) \
+        if args.compile else None
     torch.manual_seed(0)
     cfg = load_config(args.config)
     init_default_scope('mmseg')
@@ -184,9 +191,9 @@ def main() -> None:
     recipes = {name: recipe for name, recipe in recipes.items() if name == 'source-only' or name in args.variants}
     peaks = {}
     if args.device.startswith('cuda') and not args.no_memory:  # before the timed models exist, so each is measured alone
-        peaks = {name: peak_memory_gib(cfg, uda, fd, data, args.device, args.amp, args.compile)
+        peaks = {name: peak_memory_gib(cfg, uda, fd, data, args.device, args.amp, compile_cfg)
                  for name, (uda, fd, data) in recipes.items()}
-    variants = {name: (*build(cfg, uda, fd, args.device, args.amp, args.compile), data)
+    variants = {name: (*build(cfg, uda, fd, args.device, args.amp, compile_cfg), data)
                 for name, (uda, fd, data) in recipes.items()}
     for model, wrapper, data in variants.values():  # warm-up (also runs the iteration-0 teacher copy)
         time_steps(model, wrapper, data, 2, args.device)
@@ -211,7 +218,7 @@ def report(args, times: dict[str, list[float]], peaks: dict, shares: dict, cudnn
     """Print the table (medians, ratios, floors, memory and kernel share where measured); write --json."""
     base = statistics.median(times['source-only'])
     device = torch.cuda.get_device_name() if args.device.startswith('cuda') else args.device
-    print(f'device {device}, amp {args.amp}, compile {args.compile}, batch {args.batch}+{args.batch}, '
+    print(f'device {device}, amp {args.amp}, compile {args.compile} (mode {args.compile_mode}), batch {args.batch}+{args.batch}, '
           f'crop {args.crop}, {args.rounds}x{args.iters} iterations each, threads {torch.get_num_threads()}'
           + (f', cudnn benchmark {cudnn_benchmark}' if args.device.startswith('cuda') else ''))
     memory_header = f'{"peak alloc GiB":>16}{"reserved GiB":>14}' if peaks else ''
@@ -227,7 +234,8 @@ def report(args, times: dict[str, list[float]], peaks: dict, shares: dict, cudnn
         table = {name: dict(median_s=statistics.median(values), ratio=statistics.median(values) / base,
                             peak_alloc_gib=peaks.get(name, (None,))[0], kernel_share=shares.get(name))
                  for name, values in times.items()}
-        write_json(args.json, dict(device=device, amp=args.amp, compile=args.compile, crop=args.crop,
+        write_json(args.json, dict(device=device, amp=args.amp, compile=args.compile, compile_mode=args.compile_mode,
+                                   crop=args.crop,
                                    batch=args.batch, config=args.config, variants=table))
 
 

@@ -61,13 +61,17 @@ def test_all_steps_run_in_order_within_the_budget(tmp_path):
     assert [c.split()[0] for c in benchmark_calls] == ['benchmarks/uda_step_cost.py'] * 3 + \
         ['benchmarks/scene_throughput.py'] * 2 + ['benchmarks/gpu_summary.py']
     assert '--compile' in benchmark_calls[2] and '--amp' in benchmark_calls[2]
+    assert '--compile-mode' not in benchmark_calls[2], 'torch.compile\'s default mode unless one is asked for'
     assert all('--forward-only' in c and '--profile' in c for c in benchmark_calls[3:5])
     assert any(c.startswith('-m pip install') for c in calls), 'the first run installs the packages'
 
 
-def test_compile_alone_gets_the_whole_budget_and_a_warm_machine_skips_the_install(tmp_path):
+def test_compile_alone_gets_the_whole_budget_and_a_warm_machine_skips_the_install(tmp_path, monkeypatch):
     run_check(tmp_path, 'cuda_tests', budget=200)
+    monkeypatch.setenv('GPU_CHECK_COMPILE_MODE', 'reduce-overhead')
     output, calls = run_check(tmp_path, 'step_bf16_compiled', budget=420)
+    compiled = [c for c in calls if c.startswith('benchmarks/uda_step_cost.py')]
+    assert len(compiled) == 1 and '--compile --compile-mode reduce-overhead' in compiled[0]
     assert list(limits(output)) == ['step_bf16_compiled']
     # no scene step to leave time for: all of the budget but the summary's 15 s
     assert 420 - 15 - 5 <= limits(output)['step_bf16_compiled'] <= 420 - 15
