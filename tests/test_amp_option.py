@@ -58,6 +58,10 @@ def test_amp_without_a_gpu_is_refused_before_a_run_directory_is_made(tmp_path):
     assert result.code == 2
     assert 'mixed precision' in result.stderr and 'needs a GPU' in result.stderr and 'without --amp' in result.stderr
     assert not any(tmp_path.iterdir()), 'nothing is left behind'
+    # several processes: refused once, before any is started
+    result = call_cli(cli_train.main, ['--config', UDA_CONFIG, '--amp', '--gpus', '2', '--work-root', str(tmp_path)])
+    assert result.code == 2 and 'needs a GPU' in result.stderr and 'starting 2 processes' not in result.stdout
+    assert not any(tmp_path.iterdir())
     work_dir = tmp_path / 'mmseg_style'
     result = call_cli(cli_mmseg_train.main, [SOURCE_ONLY_CONFIG, '--amp', '--work-dir', str(work_dir)])
     assert result.code == 2 and 'needs a GPU' in result.stderr

@@ -33,8 +33,12 @@ def check_amp_device(cfg) -> None:
     Without one, mmengine stops with an assertion deep inside the runner; this says what to change.
     """
     wrapper = cfg.get('optim_wrapper') or {}
-    if wrapper.get('type') != 'AmpOptimWrapper':
-        return
+    if wrapper.get('type') == 'AmpOptimWrapper':
+        require_amp_device()
+
+
+def require_amp_device() -> None:
+    """Raise the one-line error of :func:`check_amp_device` unless a GPU (or NPU, MLU, MUSA) is visible."""
     from mmengine import device
 
     if not any(getattr(device, f'is_{kind}_available', lambda: False)() for kind in ('cuda', 'npu', 'mlu', 'musa')):

@@ -32,7 +32,7 @@ from types import ModuleType
 
 from mmengine.config import Config
 
-from daspm.apis.amp import AMP_DTYPES, amp_config_options, check_amp_device
+from daspm.apis.amp import AMP_DTYPES, amp_config_options, check_amp_device, require_amp_device
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
 from daspm.apis.distributed import (LAUNCHERS, configure_distributed, init_distributed, is_main_process,
                                     shared_value, torchrun_command)
@@ -231,6 +231,8 @@ def main(argv: list[str] | None = None, experiments_file: str | Path | None = No
     if args.gpus < 1:
         raise DaspmInputError(f'--gpus {args.gpus}: give the number of processes (GPUs), 1 or more')
     if args.gpus > 1 and args.launcher == 'none' and not args.dry_run:
+        if args.amp:
+            require_amp_device()  # here, not once in every process started
         launch_processes(args, sys.argv[1:] if argv is None else argv, experiments_file)
         return []
     experiments_file = args.experiments_file or experiments_file or EXPERIMENTS_FILE
