@@ -9,7 +9,9 @@ import torch
 from mmengine.logging import MessageHub
 
 from conftest import write_tif
-from daspm.apis.scene import input_spec, map_scene, open_scene
+from rasterio.windows import Window
+
+from daspm.apis.scene import ArraySink, input_spec, map_scene, open_scene, output_grid
 from dacs_helpers import CROP, build_dacs, make_batch
 from test_scene_mapping import smooth_bands
 
@@ -46,12 +48,18 @@ def test_scene_mapping_on_cuda_agrees_with_the_cpu(tmp_path):
     scene = write_tif(tmp_path / 'scene.tif', smooth_bands((61, 57)), gsd=10.0, descriptions=['B2', 'B3', 'B4', 'B8'])
     spec = input_spec(bands=['B4', 'B3', 'B2'], scale=3000.0, nominal_gsd=10.0, out_gsd=2.0)
 
+    sinks = {}
+
     def run(amp=None):
         with open_scene([scene], spec) as source:
-            result = map_scene(source, model, spec, window_size=128, overlap=32, batch_size=4, amp=amp,
-                               progress=False)
+            # every row buffer the blender fills: classes, confidence, probabilities, uncertainty
+            grid = output_grid(source, Window(0, 0, source.width, source.height), 5.0)
+            sink = ArraySink(grid, num_classes=5, with_uncertainty=True)
+            result = map_scene(source, model, spec, sink, window_size=128, overlap=32, batch_size=4, amp=amp,
+                               progress=False, grid=grid)
         # the pixel counts cross to the host once per window row, with the rows (one wait for the GPU)
         assert result.valid_pixels == int((result.sink.class_map != 255).sum()) > 0
+        sinks[amp, next(model.parameters()).device.type] = sink
         return result.sink.class_map, result.sink.confidence
 
     torch.backends.cudnn.benchmark = False
@@ -68,3 +76,6 @@ def test_scene_mapping_on_cuda_agrees_with_the_cpu(tmp_path):
     # TF32 convolutions and reduced precision move only pixels near a class boundary
     assert agree['fp32'] > 0.995 and agree['fp16'] > 0.99 and agree['bf16'] > 0.97, agree
     assert float(np.abs(gpu_conf - cpu_conf).max()) < 0.02
+    gpu, cpu = sinks[None, 'cuda'], sinks[None, 'cpu']
+    for name in ('probabilities', 'uncertainty'):  # uint8, x 254: one step of rounding at most
+        assert int(np.abs(getattr(gpu, name).astype(int) - getattr(cpu, name)).max()) <= 1, name
