@@ -172,7 +172,7 @@ class StreamingBlender:
         """Bring the finished rows of a window row and the pixel counts to the host: one wait for the device."""
         if self.device.type != 'cpu':
             for name, tensor in self.rows_on_device.items():
-                # whole buffers (rows beyond ``rows`` unused): a contiguous copy runs without blocking;
+                # whole buffers (rows past the finished ones unused): a contiguous copy does not block;
                 # a slice of the (K, rows, width) probabilities would go through a pageable temporary
                 self.rows_on_host[name].copy_(tensor, non_blocking=True)
             self.counts_on_host.copy_(self.counts_on_device, non_blocking=True)
