@@ -22,8 +22,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from results_io import write_json  # benchmarks/ is on sys.path when a script here runs
-
 REPO = Path(__file__).resolve().parents[1]
 STEP_COST = REPO / 'benchmarks/uda_step_cost.py'
 
@@ -109,6 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f'round {i + 1}/{args.rounds}: {side} done', file=sys.stderr, flush=True)
     table = summarise(rounds)
     print_table(table, commit, args.rounds)
+    from results_io import write_json  # benchmarks/ is on sys.path when a script here runs
     return write_json(args.json, dict(base=commit, rounds=args.rounds, options=options,
                                       device=rounds['this'][0].get('device'), variants=table))
 

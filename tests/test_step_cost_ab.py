@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
+import sys
 
 import pytest
 
 from conftest import REPO
-
-
-@pytest.fixture(autouse=True)
-def benchmarks_on_path(monkeypatch):
-    # as when the script runs: its folder is on sys.path (it shares benchmarks/results_io.py)
-    monkeypatch.syspath_prepend(str(REPO / 'benchmarks'))
 
 
 def load_ab():
@@ -41,30 +37,35 @@ def test_summary_takes_medians_over_rounds_per_side():
     assert summary['source-only']['change'] == pytest.approx(0.20 / 0.20)
 
 
-def test_options_it_owns_are_refused_and_a_bad_revision_is_named(tmp_path, capsys):
-    ab = load_ab()
-    with pytest.raises(SystemExit):
-        ab.main(['--base', 'HEAD', '--', '--rounds', '3'])
-    assert '--rounds and --json belong to this script' in capsys.readouterr().err
-    with pytest.raises(SystemExit, match='--base no-such-rev: not a commit'):
-        ab.main(['--base', 'no-such-rev', '--trees-dir', str(tmp_path)])
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    """The script as users run it (its folder on sys.path, as for every script in benchmarks/)."""
+    return subprocess.run([sys.executable, str(REPO / 'benchmarks/step_cost_ab.py'), *args], cwd=REPO,
+                          capture_output=True, text=True)
+
+
+def test_options_it_owns_are_refused_and_a_bad_revision_is_named(tmp_path):
+    done = run_script('--base', 'HEAD', '--', '--rounds', '3')
+    assert done.returncode == 2 and '--rounds and --json belong to this script' in done.stderr
+    done = run_script('--base', 'no-such-rev', '--trees-dir', str(tmp_path))
+    assert done.returncode == 1 and '--base no-such-rev: not a commit' in done.stderr
 
 
 def test_head_against_this_tree_runs_the_real_benchmark_in_both(tmp_path):
-    ab = load_ab()
     head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO, capture_output=True, text=True).stdout.strip()
     trees = tmp_path / 'trees'
     try:
-        result = ab.main(['--base', 'HEAD', '--rounds', '1', '--trees-dir', str(trees), '--json',
+        done = run_script('--base', 'HEAD', '--rounds', '1', '--trees-dir', str(trees), '--json',
                           str(tmp_path / 'ab.json'), '--', '--crop', '32', '--batch', '1', '--iters', '1',
-                          '--variants', 'uda (with FD)'])
+                          '--variants', 'uda (with FD)')
+        assert done.returncode == 0, done.stderr[-3000:]
+        result = json.loads((tmp_path / 'ab.json').read_text())
         assert result['base'] == head and (trees / head[:12] / 'daspm').is_dir()
         assert set(result['variants']) == {'source-only', 'uda (with FD)'}
         for row in result['variants'].values():
             assert len(row['base']['rounds_s']) == len(row['this']['rounds_s']) == 1
             assert row['base']['median_s'] > 0 and row['this']['median_s'] > 0
         assert result['variants']['source-only']['this']['ratio'] == 1.0
-        assert (tmp_path / 'ab.json').exists()
+        assert 'base ' + head[:12] + ' vs this working tree' in done.stdout
     finally:
         subprocess.run(['git', 'worktree', 'remove', '--force', str(trees / head[:12])], cwd=REPO,
                        capture_output=True)
