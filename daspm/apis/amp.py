@@ -27,6 +27,11 @@ def amp_config_options(amp: str | None) -> dict[str, Any]:
             'optim_wrapper.loss_scale': 'dynamic' if amp == 'fp16' else dict(enabled=False)}
 
 
+def command_line_options(amp: str | None, cfg_options: dict | None) -> dict[str, Any]:
+    """The config entries a training command gets: ``--amp``'s, then ``--cfg-options`` (which take precedence)."""
+    return {**amp_config_options(amp), **(cfg_options or {})}
+
+
 def check_amp_device(cfg) -> None:
     """Refuse a mixed-precision config on a machine without an accelerator mmengine's AMP runs on.
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from daspm.apis.amp import AMP_DTYPES, amp_config_options, check_amp_device
+from daspm.apis.amp import AMP_DTYPES, check_amp_device, command_line_options
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
 from daspm.apis.distributed import LAUNCHERS, configure_distributed, init_distributed, is_main_process
 from daspm.apis.run_directory import record_provenance, run_lock
@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def prepare_config(args: argparse.Namespace):
     """Config with work dir, resume, AMP and launcher applied."""
-    cfg = load_config(args.config, {**amp_config_options(args.amp), **(args.cfg_options or {})})
+    cfg = load_config(args.config, command_line_options(args.amp, args.cfg_options))
     check_amp_device(cfg)
     configure_distributed(cfg, args.launcher)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or str(Path('work_dirs') / Path(args.config).stem)

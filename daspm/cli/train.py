@@ -32,7 +32,7 @@ from types import ModuleType
 
 from mmengine.config import Config
 
-from daspm.apis.amp import AMP_DTYPES, amp_config_options, check_amp_device, require_amp_device
+from daspm.apis.amp import AMP_DTYPES, check_amp_device, command_line_options, require_amp_device
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
 from daspm.apis.distributed import (LAUNCHERS, configure_distributed, init_distributed, is_main_process,
                                     shared_value, torchrun_command)
@@ -161,11 +161,6 @@ def finish_config(cfg: Config, run_dir: Path, launcher: str) -> None:
     add_tensorboard_if_available(cfg)
 
 
-def config_options(args: argparse.Namespace) -> dict:
-    """The config entries of the command line: ``--amp``'s, then ``--cfg-options`` (which take precedence)."""
-    return {**amp_config_options(args.amp), **(args.cfg_options or {})}
-
-
 def prepare_run(args: argparse.Namespace, new_dirs: NewRunDirs):
     """Resolve the config and the run directory; write the resolved config there."""
     if args.resume:
@@ -174,12 +169,12 @@ def prepare_run(args: argparse.Namespace, new_dirs: NewRunDirs):
         if not resolved.is_file():
             raise DaspmInputError(f'{run_dir} is not a run directory (no {RESOLVED_CONFIG}); '
                                   'give a directory made by daspm-train --config (run_experiments.py)')
-        cfg = load_config(resolved, config_options(args))
+        cfg = load_config(resolved, command_line_options(args.amp, args.cfg_options))
         check_amp_device(cfg)
         cfg.resume = True
         start_processes(cfg, args.launcher)
     else:
-        cfg = load_config(args.config, config_options(args))
+        cfg = load_config(args.config, command_line_options(args.amp, args.cfg_options))
         check_amp_device(cfg)
         start_processes(cfg, args.launcher)
         run_dir = make_run_dir(new_dirs, Path(args.work_root) / args.exp_name, run_name(args.config), cfg)
@@ -196,7 +191,7 @@ def prepare_experiment(args: argparse.Namespace, experiments_file: str | Path, n
         raise DaspmInputError(str(err.args[0])) from None
     prepared = []
     for run in runs:
-        cfg = load_config(run.config, {**run.options, **config_options(args)})
+        cfg = load_config(run.config, {**run.options, **command_line_options(args.amp, args.cfg_options)})
         if not args.dry_run:
             check_amp_device(cfg)
         start_processes(cfg, args.launcher)  # the first run's settings start the group of all
