@@ -91,8 +91,8 @@ class StreamingBlender:
         self.rows_on_device = {name: torch.empty(shape, dtype=dtype, device=self.device)
                                for name, (shape, dtype) in shapes.items()}
         self.counts_on_device = torch.zeros(2, dtype=torch.int64, device=self.device)
-        self.rows_on_host = _host_buffers(self.rows_on_device)
-        self.counts_on_host = _host_buffers({'counts': self.counts_on_device})['counts']
+        self.rows_on_host = {name: _host_buffer(t) for name, t in self.rows_on_device.items()}
+        self.counts_on_host = _host_buffer(self.counts_on_device)
         self.band_cls = self.rows_on_host['classes'].numpy()
         self.band_conf = self.rows_on_host['confidence'].numpy() if want_confidence else None
         self.band_extras: dict[str, np.ndarray] = {name: self.rows_on_host[name].numpy()
@@ -176,23 +176,21 @@ class StreamingBlender:
                 # a slice of the (K, rows, width) probabilities would go through a pageable temporary
                 self.rows_on_host[name].copy_(tensor, non_blocking=True)
             self.counts_on_host.copy_(self.counts_on_device, non_blocking=True)
-            self.counts_on_device.zero_()  # queued after the copy: the copy reads the counts first
             _synchronize(self.device)
         valid, masked = self.counts_on_host.tolist()
-        if self.device.type == 'cpu':
-            self.counts_on_device.zero_()  # the host counts are the device counts here
+        self.counts_on_device.zero_()  # read first: on the CPU the host counts are these
         self.valid_pixels += valid
         self.masked_pixels += masked
 
 
-def _host_buffers(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Host tensors for device ``tensors``: the tensors themselves on the CPU, page-locked ones for a GPU.
+def _host_buffer(tensor: torch.Tensor) -> torch.Tensor:
+    """The host tensor for a device ``tensor``: the tensor itself on the CPU, a page-locked one for a GPU.
 
     Copies into page-locked memory run without blocking the host; they are waited for once per row.
     """
-    return {name: t if t.device.type == 'cpu' else
-            torch.empty(t.shape, dtype=t.dtype, pin_memory=t.device.type == 'cuda')
-            for name, t in tensors.items()}
+    if tensor.device.type == 'cpu':
+        return tensor
+    return torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=tensor.device.type == 'cuda')
 
 
 def _synchronize(device: torch.device) -> None:
