@@ -169,8 +169,11 @@ def main() -> None:
 
     if args.compile_mode and not args.compile:
         parser.error('--compile-mode needs --compile')
-    compile_cfg = dict(backend=args.compile, **({'mode': args.compile_mode} if args.compile_mode else {})) \
-        if args.compile else None
+    compile_cfg = None
+    if args.compile:
+        compile_cfg = dict(backend=args.compile)
+        if args.compile_mode:
+            compile_cfg['mode'] = args.compile_mode
     torch.manual_seed(0)
     cfg = load_config(args.config)
     init_default_scope('mmseg')
@@ -235,8 +238,7 @@ def report(args, times: dict[str, list[float]], peaks: dict, shares: dict, cudnn
                             peak_alloc_gib=peaks.get(name, (None,))[0], kernel_share=shares.get(name))
                  for name, values in times.items()}
         write_json(args.json, dict(device=device, amp=args.amp, compile=args.compile, compile_mode=args.compile_mode,
-                                   crop=args.crop,
-                                   batch=args.batch, config=args.config, variants=table))
+                                   crop=args.crop, batch=args.batch, config=args.config, variants=table))
 
 
 if __name__ == '__main__':
