@@ -89,16 +89,17 @@ step step_bf16 120 "$PY" "${common[@]}" --amp --json "$OUT_DIR/step_bf16.json"
 # compiling takes the longest (MiT-B5 block by block: a graph per stage shape, with and without
 # gradients): it gets what is left after the share of the scene steps that are to run
 scene_share=0
-selected scene_fp32 && scene_share=$((scene_share + 50))
-selected scene_bf16 && scene_share=$((scene_share + 50))
+selected scene_fp32 && scene_share=$((scene_share + 70))
+selected scene_bf16 && scene_share=$((scene_share + 70))
 compile_mode=()
 [[ -n "${GPU_CHECK_COMPILE_MODE:-}" ]] && compile_mode=(--compile-mode "$GPU_CHECK_COMPILE_MODE")
 step step_bf16_compiled $((DEADLINE - SECONDS - scene_share)) "$PY" "${common[@]}" --amp --compile "${compile_mode[@]}" \
     --json "$OUT_DIR/step_bf16_compiled.json"
 scene=(benchmarks/scene_throughput.py --device cuda --model synthetic --size 4096 --window-size 512 --overlap 128
        --batch-size 8 --repeats 3 --work-dir work_dirs/gpu_check_scene --profile --forward-only)
-step scene_fp32 60 "$PY" "${scene[@]}" --json "$OUT_DIR/scene_fp32.json"
-step scene_bf16 60 "$PY" "${scene[@]}" --amp bf16 --json "$OUT_DIR/scene_bf16.json"
+step scene_fp32 90 "$PY" "${scene[@]}" --json "$OUT_DIR/scene_fp32.json" --profile-table "$OUT_DIR/scene_fp32_ops.txt"
+step scene_bf16 90 "$PY" "${scene[@]}" --amp bf16 --json "$OUT_DIR/scene_bf16.json" \
+    --profile-table "$OUT_DIR/scene_bf16_ops.txt"
 
 log "summary"
 "$PY" benchmarks/gpu_summary.py "$OUT_DIR" | tee "$OUT_DIR/summary.txt"

@@ -17,10 +17,19 @@ convolutions as shifted sums) and one window per torch thread side by side, each
 ``--breakdown`` adds a run of map_scene with the model as it is and one window at a time (all
 threads on each window, as mmseg), which separates the two gains. Process CPU seconds are
 printed beside wall seconds: on a shared machine they are the steadier measure.
+
+``--forward-only`` times the models' forward passes alone over the same windows, already on the
+device: the inference copy and the model as it is, at batch 1 and ``--batch-size``, and the copy
+with channels-last weights. It tells the model's own speed at each batch size from what the
+mapper's reading and blending add. ``--profile --forward-only --profile-table FILE`` writes the top operators and kernels of the forward passes alone over 4 x 4 windows, at batch 1
+(the model as mmseg runs it) and at ``--batch-size`` (the copy as map_scene runs it), with the
+GPU's kernels on a GPU. The copy is
+built once before the timed runs, as a process mapping many scenes builds it once.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from pathlib import Path
@@ -105,24 +114,23 @@ def mmseg_slide(segmentor, preprocessor, image, window: int, overlap: int):
         return logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
 
 
-def ours(model, image_np, window: int, overlap: int, batch_size: int, amp: str | None, plain: bool = False,
+def ours(predictor, image_np, window: int, overlap: int, batch_size: int, amp: str | None, plain: bool = False,
          timings: dict | None = None):
-    """map_scene on the same in-memory image (input grid = output grid) -> class map (H, W) uint8.
+    """map_scene with ``predictor`` on the same in-memory image (input grid = output grid) -> class map (H, W) uint8.
 
-    ``plain``: the model as it is and one batch at a time (no inference copy, no parallel windows).
+    ``plain``: one batch at a time (no parallel windows); give it the model as it is for the plain run.
     """
     from affine import Affine
 
-    from daspm.apis.scene import ArraySink, ArraySource, as_predictor, input_spec, map_scene, output_grid
+    from daspm.apis.scene import ArraySink, ArraySource, input_spec, map_scene, output_grid
     from rasterio.windows import Window
 
     spec = input_spec(scale=1.0)
     source = ArraySource(image_np, Affine(2.0, 0, 500000.0, 0, -2.0, 4000000.0), 'EPSG:32650')
     grid = output_grid(source, Window(0, 0, source.width, source.height), 1.0)
     sink = ArraySink(grid, with_confidence=False)
-    result = map_scene(source, as_predictor(model, optimize=not plain), spec, sink, window_size=window,
-                       overlap=overlap, batch_size=batch_size, amp=amp, progress=False, grid=grid,
-                       workers=1 if plain else None)
+    result = map_scene(source, predictor, spec, sink, window_size=window, overlap=overlap, batch_size=batch_size,
+                       amp=amp, progress=False, grid=grid, workers=1 if plain else None)
     if timings is not None:
         timings.update(result.timings, workers=result.workers)
     return sink.class_map
@@ -149,6 +157,24 @@ def forward_passes_alone(predictor, image, window: int, overlap: int, batch_size
     return time.perf_counter() - t0
 
 
+def forward_variants(model, predictor, as_is, batch_size: int) -> dict[str, tuple[object, int]]:
+    """The models timed alone (name -> (predictor, windows per pass)): the inference copy map_scene
+    runs and the model as it is (what mmseg's slide runs), at batch 1 and ``batch_size``, and the
+    copy with channels-last convolution weights at ``batch_size`` (a candidate for a GPU's conv kernels)."""
+    import torch
+
+    from daspm.apis.scene import as_predictor
+
+    channels_last = as_predictor(model)
+    channels_last.segmentor.to(memory_format=torch.channels_last)
+    variants = {}
+    for size in sorted({1, batch_size}):
+        variants[f'batch {size}'] = (predictor, size)
+        variants[f'model as is, batch {size}'] = (as_is, size)
+    variants[f'channels_last, batch {batch_size}'] = (channels_last, batch_size)
+    return variants
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the interleaved comparison and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -170,7 +196,11 @@ def main(argv: list[str] | None = None) -> dict:
                         help="also time the model's forward passes alone over the same windows, one window and "
                              '--batch-size windows at a time (what reading and blending add to)')
     parser.add_argument('--profile', action='store_true',
-                        help='GPU: one more run of each side under torch.profiler, for the share of it the GPU is busy')
+                        help='GPU: one more run of each side under torch.profiler, for the share of it the GPU is busy '
+                             '(and the operator tables of --profile-table, also on the CPU)')
+    parser.add_argument('--profile-table', type=Path,
+                        help='with --profile and --forward-only: write the top operators by host and GPU time of the '
+                             'forward passes alone (the model as is at batch 1, the copy at --batch-size) to this file')
     args = parser.parse_args(argv)
 
     import torch
@@ -184,6 +214,11 @@ def main(argv: list[str] | None = None) -> dict:
     # a GPU): both sides run with the same setting
     torch.backends.cudnn.benchmark = bool(model.cfg.get('env_cfg', {}).get('cudnn_benchmark', False))
     segmentor = getattr(model, 'eval_model', model)
+    # built once, as a user's process does for all its scenes: not part of the timed runs
+    from daspm.apis.scene import as_predictor
+    t_build = time.perf_counter()
+    predictor = as_predictor(model)  # the inference copy (batch norms folded...) map_scene runs
+    build_s = time.perf_counter() - t_build
     image_np = smooth_texture(args.size, args.size)
     image = torch.from_numpy(image_np).to(device)
     mpx = args.size * args.size / 1e6
@@ -196,10 +231,12 @@ def main(argv: list[str] | None = None) -> dict:
     timings: dict = {}
 
     def run_ours():
-        return ours(model, image_np, args.window_size, args.overlap, args.batch_size, args.amp, timings=timings)
+        return ours(predictor, image_np, args.window_size, args.overlap, args.batch_size, args.amp, timings=timings)
+
+    as_is = as_predictor(model, optimize=False)
 
     def run_plain():
-        return ours(model, image_np, args.window_size, args.overlap, args.batch_size, args.amp, plain=True)
+        return ours(as_is, image_np, args.window_size, args.overlap, args.batch_size, args.amp, plain=True)
 
     runners = {'mmseg slide': run_mmseg, 'map_scene': run_ours}
     if args.breakdown:
@@ -225,6 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
           f'{args.size}x{args.size} ({mpx:.2f} Mpx), window {args.window_size}, overlap {args.overlap}, '
           f'batch {args.batch_size}, repeats {args.repeats} (interleaved, medians)'
           + (f', cudnn benchmark {torch.backends.cudnn.benchmark}' if device.startswith('cuda') else ''))
+    print(f'  (the inference copy map_scene runs was built once in {build_s:.3f} s, before the timed runs)')
     width = max(len(name) for name in runners)
     for name in runners:
         print(f'  {name:{width}s} {med[name]:8.3f} s  {mpx / med[name]:8.3f} Mpx/s  cpu {med_cpu[name]:8.3f} s'
@@ -237,30 +275,43 @@ def main(argv: list[str] | None = None) -> dict:
     print(f'  class maps agree on {100 * agree:.2f}% of pixels (blend weights and window positions differ)')
     print(f'  map_scene time (last run, {timings.get("workers")} windows at once; forward passes of the workers '
           'add up): ' + ', '.join(f'{k} {v:.2f} s' for k, v in timings.items() if k != 'workers'))
-    alone = {}
-    if args.forward_only:
-        from daspm.apis.scene import as_predictor
-        predictor = as_predictor(model)  # the inference copy map_scene runs
-        for size in sorted({1, args.batch_size}):
-            runs = [forward_passes_alone(predictor, image, args.window_size, args.overlap, size, args.amp, sync)
-                    for _ in range(args.repeats + 1)][1:]  # the first run warms up
-            alone[f'batch {size}'] = statistics.median(runs)
-            print(f'  forward passes alone, {size} window(s) at a time: {alone[f"batch {size}"]:.3f} s '
-                  f'({mpx / alone[f"batch {size}"]:.3f} Mpx/s; map_scene takes {med["map_scene"] / alone[f"batch {size}"]:.2f}x '
-                  'as long)')
-    busy = {}
-    if args.profile and device.startswith('cuda'):
+    result = dict(device=torch.cuda.get_device_name() if device.startswith('cuda') else device, amp=args.amp,
+                  size=args.size, window=args.window_size, overlap=args.overlap, batch=args.batch_size,
+                  median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree, gpu_busy={},
+                  forward_alone_s={}, predictor_build_s=build_s)
+    from results_io import write_json  # benchmarks/ is on sys.path when a script here runs
+    write_json(args.json, result)  # each stage below writes again: a time limit keeps what is done
+    on_gpu = device.startswith('cuda')
+    if args.profile and on_gpu:
         from gpu_profile import gpu_busy  # benchmarks/ is on sys.path when a script here runs
         for name, run in runners.items():
             _, kernel_s, wall = gpu_busy(run)
-            busy[name] = kernel_s / wall
-            print(f'  GPU busy, {name}: {kernel_s:.3f} s of kernels in {wall:.3f} s ({100 * busy[name]:.1f} %)')
-    result = dict(device=torch.cuda.get_device_name() if device.startswith('cuda') else device, amp=args.amp,
-                  size=args.size, window=args.window_size, overlap=args.overlap, batch=args.batch_size,
-                  median_s=med, ratio=ratio, cpu_ratio=cpu_ratio, agreement=agree, gpu_busy=busy,
-                  forward_alone_s=alone)
-    from results_io import write_json  # benchmarks/ is on sys.path when a script here runs
-    return write_json(args.json, result)
+            result['gpu_busy'][name] = kernel_s / wall
+            print(f'  GPU busy, {name}: {kernel_s:.3f} s of kernels in {wall:.3f} s ({100 * kernel_s / wall:.1f} %)')
+        write_json(args.json, result)
+    alone = result['forward_alone_s']
+    variants = forward_variants(model, predictor, as_is, args.batch_size) if args.forward_only else {}
+    for name, (model_variant, size) in variants.items():
+        runs = [forward_passes_alone(model_variant, image, args.window_size, args.overlap, size, args.amp, sync)
+                for _ in range(args.repeats + 1)][1:]  # the first run warms up
+        alone[name] = statistics.median(runs)
+        print(f'  forward passes alone, {name}: {alone[name]:.3f} s ({mpx / alone[name]:.3f} Mpx/s; '
+              f'map_scene takes {med["map_scene"] / alone[name]:.2f}x as long)')
+        write_json(args.json, result)
+    if args.profile and args.profile_table is not None and variants:
+        from gpu_profile import gpu_busy
+        args.profile_table.unlink(missing_ok=True)
+        # the model alone as each side runs it, on 4 x 4 windows: the table records every host
+        # operator, which over the whole image took longer than the rest of the benchmark
+        side = args.window_size + 3 * (args.window_size - args.overlap)
+        part = image[:, :side, :side]
+        for name in (f'batch {args.batch_size}', 'model as is, batch 1'):
+            model_variant, size = variants[name]
+            gpu_busy(functools.partial(forward_passes_alone, model_variant, part, args.window_size, args.overlap,
+                                       size, args.amp, sync),
+                     args.profile_table, f'forward passes alone, {name}, 4 x 4 windows', cuda=on_gpu)
+        print(f'  operator tables of the forward passes alone: {args.profile_table}')
+    return result
 
 
 if __name__ == '__main__':
