@@ -79,3 +79,36 @@ def test_scene_mapping_on_cuda_agrees_with_the_cpu(tmp_path):
     gpu, cpu = sinks[None, 'cuda'], sinks[None, 'cpu']
     for name in ('probabilities', 'uncertainty'):  # uint8, x 254: one step of rounding at most
         assert int(np.abs(getattr(gpu, name).astype(int) - getattr(cpu, name)).max()) <= 1, name
+
+
+def test_the_step_parts_between_forward_passes_do_not_wait_for_the_gpu():
+    """FD loss, strong augmentation and the mixed-step loss under CUDA's sync check ('error': a wait raises)."""
+    from daspm.models.uda.dacs import weighted_decode_loss
+    from daspm.models.uda.feature_distance import feature_distance_loss
+    from daspm.models.uda.strong_augmentation import strong_augment
+
+    _, model, _ = build_dacs('cuda')
+    head = model.model.decode_head
+    gen = torch.Generator(device='cuda').manual_seed(0)
+    student = torch.randn(2, 8, 6, 6, device='cuda', generator=gen, requires_grad=True)
+    imnet = torch.randn(2, 8, 6, 6, device='cuda', generator=gen)
+    fd_mask = torch.rand(2, 1, 6, 6, device='cuda', generator=gen) > 0.5
+    images = torch.rand(2, 3, 32, 32, device='cuda', generator=gen)
+    logits = torch.randn(2, head.num_classes, 8, 8, device='cuda', generator=gen)
+    label = torch.randint(0, head.num_classes, (2, 1, 32, 32), device='cuda', generator=gen)
+    weight = torch.rand(2, 32, 32, device='cuda', generator=gen)
+    mean, std = model.data_preprocessor.mean, model.data_preprocessor.std
+    host_gen = torch.Generator().manual_seed(0)  # DACS draws on a CPU generator
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode('error')
+    try:
+        fd = feature_distance_loss(student, imnet, fd_mask, 0.005)
+        augmented = strong_augment(images, mean, std, color_jitter_p=1.0, color_jitter_strength=0.2, blur_p=1.0,
+                                   generator=host_gen)
+        losses = weighted_decode_loss(head, logits, label, weight)
+    finally:
+        torch.cuda.set_sync_debug_mode('default')
+    dist = torch.norm(student - imnet, p=2, dim=1)
+    torch.testing.assert_close(fd, dist[fd_mask[:, 0]].mean() * 0.005)
+    assert augmented.shape == images.shape and not torch.equal(augmented, images)
+    assert torch.isfinite(losses['decode.loss_ce']) and 0 <= float(losses['decode.acc_seg']) <= 100

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ...utils.errors import DaspmInputError
 from .class_mix import class_mix, class_mix_masks
+from .accuracy import pixel_accuracy
 from .compile import compile_options, compile_segmentor
 from .ema import TeacherEMA
 from .feature_distance import feature_distance_loss, feature_distance_mask
@@ -380,8 +381,6 @@ def unpadded_mask(samples, batch_shape: Sequence[int], device: torch.device) -> 
 
 def weighted_decode_loss(head: nn.Module, logits: Tensor, label: Tensor, weight: Tensor) -> dict[str, Tensor]:
     """The decode head's configured losses with a per-pixel weight map (mean over all pixels)."""
-    from mmseg.models.losses import accuracy
-
     logits = resize(logits, size=label.shape[-2:], mode='bilinear', align_corners=head.align_corners)
     seg_label = label.squeeze(1)
     losses = {}
@@ -389,7 +388,7 @@ def weighted_decode_loss(head: nn.Module, logits: Tensor, label: Tensor, weight:
     for loss_module in modules:
         value = loss_module(logits, seg_label, weight=weight, ignore_index=head.ignore_index)
         losses[loss_module.loss_name] = losses.get(loss_module.loss_name, 0) + value
-    losses['acc_seg'] = accuracy(logits, seg_label, ignore_index=head.ignore_index)
+    losses['acc_seg'] = pixel_accuracy(logits, seg_label, head.ignore_index)
     return {f'decode.{k}': v for k, v in losses.items()}
 
 

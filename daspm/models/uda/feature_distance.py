@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ...utils.device import host_to_device
 
-__all__ = ['downscale_label_ratio', 'feature_distance_mask', 'feature_distance_loss']
+__all__ = ['downscale_label_ratio', 'feature_distance_mask', 'feature_distance_loss', 'masked_mean']
 
 
 def _as_b1hw(label: Tensor) -> Tensor:
@@ -91,7 +91,23 @@ def feature_distance_loss(student_feat: Tensor, imnet_feat: Tensor, mask: Tensor
         if m.shape != dist.shape:
             raise ValueError(f'mask shape {tuple(mask.shape)} does not match features '
                              f'{tuple(student_feat.shape)}')
+        if dist.device.type != 'cpu':
+            return masked_mean(dist, m.bool()) * weight
+        # on the CPU nothing waits: the selected cells' own mean, as every CPU result so far
         dist = dist[m.bool()]
     if dist.numel() == 0:
         return student_feat.sum() * 0.0
     return dist.mean() * weight
+
+
+def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``values`` where ``mask`` (bool, same shape), 0 for an empty mask: without waiting for the device.
+
+    Selecting the cells by boolean indexing gives a tensor whose size depends on the data, so
+    on a GPU the host waits for every queued kernel in the middle of the step; a masked sum over
+    the count waits for nothing. Equal to the selected cells' mean up to float rounding (the
+    sum runs in another order). An empty mask gives 0 that stays attached to the graph, with
+    zero gradients.
+    """
+    selected = torch.where(mask, values, torch.zeros((), dtype=values.dtype, device=values.device))
+    return selected.sum() / mask.sum().clamp_min(1).to(values.dtype)

@@ -159,7 +159,9 @@ def strong_augment(
         sel = blur_on.nonzero().flatten()
         if sel.numel() > 0:
             kernel = (blur_kernel_size(h), blur_kernel_size(w))
-            sig = on_device(sigma[sel].view(-1, 1).expand(-1, 2).contiguous())
+            # sigma stays on the host: kornia checks that it is positive where it lives (on the GPU
+            # that check would wait for the device) and copies it over without waiting
+            sig = sigma[sel].view(-1, 1).expand(-1, 2).contiguous()
             sel = on_device(sel)
             x[sel] = gaussian_blur2d(x[sel], kernel, sig, border_type='reflect')
 

@@ -1,0 +1,109 @@
+"""What the DACS step computes between its forward passes waits for nothing on a GPU.
+
+An operation whose result size or value the host must read (boolean indexing, ``nonzero``,
+``.item()``) makes the host wait for every kernel queued before it. These tests run the step's
+parts on the CPU and list such operations with a dispatch mode; tests/test_cuda_path.py runs
+them on a GPU with CUDA's own sync check.
+"""
+from __future__ import annotations
+
+import torch
+from mmseg.models.losses import accuracy as mmseg_accuracy
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from daspm.models.uda.accuracy import pixel_accuracy
+from daspm.models.uda.dacs import weighted_decode_loss
+from daspm.models.uda.feature_distance import feature_distance_loss, masked_mean
+from dacs_helpers import build_dacs
+
+# operators whose output the host must read (size or value) before it can go on
+_HOST_READS = {'aten.nonzero', 'aten._local_scalar_dense', 'aten.masked_select', 'aten._unique2', 'aten.unique_dim',
+               'aten.unique_consecutive'}
+
+
+class HostReads(TorchDispatchMode):
+    """Records the operators that would make the host wait for a GPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = str(func.overloadpacket)
+        indices = args[1] if name == 'aten.index' and len(args) > 1 else ()
+        if name in _HOST_READS or any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in indices):
+            self.names.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+def host_reads(fn, *args, **kwargs) -> list[str]:
+    with HostReads() as reads:
+        fn(*args, **kwargs)
+    return reads.names
+
+
+def test_the_detector_sees_boolean_indexing_and_item():
+    x = torch.arange(6.0)
+    assert host_reads(lambda: x[x > 2].mean()) == ['aten.index']
+    assert host_reads(lambda: x.sum().item()) == ['aten._local_scalar_dense']
+    assert host_reads(lambda: torch.where(x > 2, x, 0.0).sum()) == []
+
+
+def test_pixel_accuracy_by_hand_and_without_host_reads():
+    # argmax classes [[0, 1], [2, 1]]; labels [[0, 2], [2, 255]]: 2 of the 3 counted pixels are right
+    logits = torch.tensor([[[[5., 0.], [0., 0.]], [[0., 5.], [0., 5.]], [[0., 0.], [5., 0.]]]])
+    label = torch.tensor([[[0, 2], [2, 255]]])
+    eps = torch.finfo(torch.float32).eps
+    value = pixel_accuracy(logits, label, 255)
+    assert value.shape == (1,)
+    torch.testing.assert_close(value, torch.tensor([(2 + eps) * 100 / (3 + eps)]))
+    assert host_reads(pixel_accuracy, logits, label, 255) == []
+    # mmseg's value (what acc_seg logged before) on a random batch with ignored pixels
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 5, 16, 16, generator=gen)
+    label = torch.randint(0, 5, (2, 16, 16), generator=gen)
+    label[:, :4] = 255
+    torch.testing.assert_close(pixel_accuracy(logits, label, 255), mmseg_accuracy(logits, label, ignore_index=255))
+    # nothing counted: eps / eps, as mmseg
+    torch.testing.assert_close(pixel_accuracy(logits, torch.full_like(label, 255), 255), torch.tensor([100.0]))
+
+
+def test_masked_mean_by_hand_empty_and_without_host_reads():
+    values = torch.tensor([[1.0, 2.0], [4.0, 8.0]], requires_grad=True)
+    mask = torch.tensor([[True, False], [True, True]])
+    mean = masked_mean(values, mask)
+    torch.testing.assert_close(mean, torch.tensor(13.0 / 3))
+    mean.backward()
+    torch.testing.assert_close(values.grad, mask.float() / 3)
+    assert host_reads(masked_mean, values, mask) == []
+    values.grad = None
+    empty = masked_mean(values, torch.zeros_like(mask))
+    assert empty.item() == 0.0 and empty.requires_grad
+    empty.backward()
+    assert torch.equal(values.grad, torch.zeros_like(values))
+
+
+def test_masked_mean_is_the_feature_distance_of_the_selected_cells():
+    gen = torch.Generator().manual_seed(1)
+    student, imnet = torch.randn(2, 8, 6, 6, generator=gen), torch.randn(2, 8, 6, 6, generator=gen)
+    mask = torch.rand(2, 1, 6, 6, generator=gen) > 0.5
+    dist = torch.norm(student - imnet, p=2, dim=1)
+    # the CPU keeps the selected cells' own mean; a GPU the masked sum: equal up to rounding
+    torch.testing.assert_close(masked_mean(dist, mask[:, 0]) * 0.005, feature_distance_loss(student, imnet, mask, 0.005))
+    torch.testing.assert_close(feature_distance_loss(student, imnet, mask, 0.005), dist[mask[:, 0]].mean() * 0.005,
+                               rtol=0, atol=0)
+
+
+def test_the_mixed_step_loss_reads_nothing_on_the_host():
+    _, model, _ = build_dacs('cpu')
+    head = model.model.decode_head
+    gen = torch.Generator().manual_seed(2)
+    logits = torch.randn(2, head.num_classes, 8, 8, generator=gen)
+    label = torch.randint(0, head.num_classes, (2, 1, 32, 32), generator=gen)
+    label[..., :3, :] = 255
+    weight = torch.rand(2, 32, 32, generator=gen)
+    assert host_reads(weighted_decode_loss, head, logits, label, weight) == []
+    losses = weighted_decode_loss(head, logits, label, weight)
+    from mmseg.models.utils import resize
+    resized = resize(logits, size=(32, 32), mode='bilinear', align_corners=head.align_corners)
+    torch.testing.assert_close(losses['decode.acc_seg'], mmseg_accuracy(resized, label[:, 0], ignore_index=255))
