@@ -82,9 +82,10 @@ def test_scene_mapping_on_cuda_agrees_with_the_cpu(tmp_path):
 
 
 def test_the_step_parts_between_forward_passes_do_not_wait_for_the_gpu():
-    """FD loss, strong augmentation and the mixed-step loss under CUDA's sync check ('error': a wait raises)."""
-    from daspm.models.uda.dacs import weighted_decode_loss
-    from daspm.models.uda.feature_distance import feature_distance_loss
+    """The source loss, FD mask and loss, strong augmentation and the mixed-step loss under CUDA's sync
+    check ('error': a wait raises)."""
+    from daspm.models.uda.dacs import source_decode_loss, weighted_decode_loss
+    from daspm.models.uda.feature_distance import feature_distance_loss, feature_distance_mask
     from daspm.models.uda.strong_augmentation import strong_augment
 
     _, model, _ = build_dacs('cuda')
@@ -99,9 +100,15 @@ def test_the_step_parts_between_forward_passes_do_not_wait_for_the_gpu():
     weight = torch.rand(2, 32, 32, device='cuda', generator=gen)
     mean, std = model.data_preprocessor.mean, model.data_preprocessor.std
     host_gen = torch.Generator().manual_seed(0)  # DACS draws on a CPU generator
+    batch = make_batch(2, CROP, seed=0)
+    source = model.data_preprocessor(dict(inputs=batch['inputs'], data_samples=batch['data_samples']), True)
+    feats = model.model.extract_feat(source['inputs'])
+    src_label = torch.stack([s.gt_sem_seg.data for s in source['data_samples']]).long()
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode('error')
     try:
+        src_losses = source_decode_loss(model.model, feats, source['data_samples'])
+        fd_cells = feature_distance_mask(src_label, tuple(feats[-1].shape[-2:]), None, 0.75, head.num_classes)
         fd = feature_distance_loss(student, imnet, fd_mask, 0.005)
         augmented = strong_augment(images, mean, std, color_jitter_p=1.0, color_jitter_strength=0.2, blur_p=1.0,
                                    generator=host_gen)
@@ -112,3 +119,4 @@ def test_the_step_parts_between_forward_passes_do_not_wait_for_the_gpu():
     torch.testing.assert_close(fd, dist[fd_mask[:, 0]].mean() * 0.005)
     assert augmented.shape == images.shape and not torch.equal(augmented, images)
     assert torch.isfinite(losses['decode.loss_ce']) and 0 <= float(losses['decode.acc_seg']) <= 100
+    assert torch.isfinite(src_losses['decode.loss_ce']) and fd_cells.shape[-2:] == feats[-1].shape[-2:]

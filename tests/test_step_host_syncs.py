@@ -107,3 +107,30 @@ def test_the_mixed_step_loss_reads_nothing_on_the_host():
     from mmseg.models.utils import resize
     resized = resize(logits, size=(32, 32), mode='bilinear', align_corners=head.align_corners)
     torch.testing.assert_close(losses['decode.acc_seg'], mmseg_accuracy(resized, label[:, 0], ignore_index=255))
+
+
+def test_the_source_loss_is_mmseg_s_head_loss_without_host_reads():
+    from daspm.models.uda.dacs import source_decode_loss
+    from dacs_helpers import CROP, make_batch
+
+    _, model, _ = build_dacs('cpu')
+    segmentor = model.model
+    batch = make_batch(2, CROP, seed=3)
+    data = model.data_preprocessor(dict(inputs=batch['inputs'], data_samples=batch['data_samples']), True)
+    feats = segmentor.extract_feat(data['inputs'])
+    samples = data['data_samples']
+    torch.manual_seed(0)  # the same dropout draws for both
+    ours = source_decode_loss(segmentor, feats, samples)
+    torch.manual_seed(0)
+    theirs = segmentor._decode_head_forward_train(feats, samples)
+    assert sorted(ours) == sorted(theirs) == ['decode.acc_seg', 'decode.loss_ce']
+    torch.testing.assert_close(ours['decode.loss_ce'], theirs['decode.loss_ce'], rtol=0, atol=0)
+    torch.testing.assert_close(ours['decode.acc_seg'], theirs['decode.acc_seg'])
+    assert host_reads(source_decode_loss, segmentor, feats, samples) == []
+    assert host_reads(segmentor._decode_head_forward_train, feats, samples) == ['aten.index', 'aten.index']
+
+    # a head with a loss of its own computes it itself
+    head = segmentor.decode_head
+    head.__class__ = type('HeadWithOwnLoss', (type(head),),
+                          {'loss_by_feat': lambda self, logits, samples: {'loss_own': logits.sum() * 0}})
+    assert list(source_decode_loss(segmentor, feats, samples)) == ['decode.loss_own']

@@ -11,13 +11,14 @@ from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ...utils.errors import DaspmInputError
-from .class_mix import class_mix, class_mix_masks
 from .accuracy import pixel_accuracy
+from .class_mix import class_mix, class_mix_masks
 from .compile import compile_options, compile_segmentor
 from .ema import TeacherEMA
 from .feature_distance import feature_distance_loss, feature_distance_mask
@@ -212,7 +213,7 @@ class DACS(BaseModel):
 
             # 2. source step (graph kept for the feature distance)
             src_feats = self.model.extract_feat(src_img)
-            src_losses = self.model._decode_head_forward_train(src_feats, src_samples)
+            src_losses = source_decode_loss(self.model, src_feats, src_samples)
             src_loss, src_log = self.parse_losses(_prefixed(src_losses, 'src'))
             log_vars.update(_without_total(src_log))
             total = src_loss.detach()
@@ -379,8 +380,23 @@ def unpadded_mask(samples, batch_shape: Sequence[int], device: torch.device) -> 
     return valid
 
 
-def weighted_decode_loss(head: nn.Module, logits: Tensor, label: Tensor, weight: Tensor) -> dict[str, Tensor]:
-    """The decode head's configured losses with a per-pixel weight map (mean over all pixels)."""
+def source_decode_loss(segmentor: nn.Module, feats: Sequence[Tensor], samples) -> dict[str, Tensor]:
+    """The decode head's training losses on the labelled batch, as ``segmentor._decode_head_forward_train``.
+
+    A head that keeps mmseg's own ``loss`` and ``loss_by_feat`` and has no pixel sampler gets the
+    same losses from ``weighted_decode_loss`` without a weight (the same operations in the same
+    order): its ``acc_seg`` does not wait for the device, which mmseg's ``accuracy`` does twice.
+    Any other head (e.g. DANet's three losses) computes its own.
+    """
+    head = segmentor.decode_head
+    if (type(head).loss is BaseDecodeHead.loss and type(head).loss_by_feat is BaseDecodeHead.loss_by_feat
+            and getattr(head, 'sampler', None) is None):
+        return weighted_decode_loss(head, head.forward(feats), head._stack_batch_gt(samples), None)
+    return segmentor._decode_head_forward_train(feats, samples)
+
+
+def weighted_decode_loss(head: nn.Module, logits: Tensor, label: Tensor, weight: Tensor | None) -> dict[str, Tensor]:
+    """The decode head's configured losses with a per-pixel weight map (None: unweighted; mean over all pixels)."""
     logits = resize(logits, size=label.shape[-2:], mode='bilinear', align_corners=head.align_corners)
     seg_label = label.squeeze(1)
     losses = {}
