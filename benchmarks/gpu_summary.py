@@ -56,7 +56,8 @@ def rows(out_dir: Path) -> list[tuple[str, str, str, str]]:
                      if {'map_scene', 'mmseg slide'} <= busy.keys() else '')
         # the model's forward passes alone over the same windows: how far reading and blending are from free
         alone = scene.get('forward_alone_s') or {}
-        alone_text = ''.join(f'; model alone {seconds:.2f} s at {name}' for name, seconds in alone.items())
+        alone_text = ('; model alone: ' + ', '.join(f'{name} {seconds:.2f} s' for name, seconds in alone.items())
+                      if alone else '')
         table.append((check, f'{scene["ratio"]:.2f}x ({mpx / scene["median_s"]["map_scene"]:.1f} Mpx/s, '
                              f'window {scene["window"]}, overlap {scene["overlap"]}{busy_text}{alone_text})',
                       f'>= {SCENE_RATIO_TARGET}x', 'met' if scene['ratio'] >= SCENE_RATIO_TARGET else 'NOT met'))

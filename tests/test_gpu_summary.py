@@ -27,7 +27,7 @@ def test_table_verdicts_and_missing_steps(tmp_path: Path, capsys):
     (tmp_path / 'scene_fp32.json').write_text(json.dumps(dict(
         device='NVIDIA H200', size=4096, window=512, overlap=128, ratio=1.7,
         median_s={'mmseg slide': 3.4, 'map_scene': 2.0}, gpu_busy={'mmseg slide': 0.4, 'map_scene': 0.85},
-        forward_alone_s={'batch 1': 3.0, 'batch 8': 1.5})))
+        forward_alone_s={'batch 1': 3.0, 'model as is, batch 1': 3.2, 'batch 8': 1.5})))
     (tmp_path / 'scene_bf16.json').write_text(json.dumps(dict(
         device='NVIDIA H200', size=4096, window=512, overlap=128, ratio=0.7,
         median_s={'mmseg slide': 1.4, 'map_scene': 2.0})))  # an older result: no GPU busy share
@@ -43,7 +43,7 @@ def test_table_verdicts_and_missing_steps(tmp_path: Path, capsys):
     assert rows['scene mapping vs mmseg slide, fp32'][0].startswith('1.70x (8.4 Mpx/s')
     assert rows['scene mapping vs mmseg slide, fp32'][2] == 'met'
     assert rows['scene mapping vs mmseg slide, fp32'][0].endswith(
-        '; GPU busy 85 % vs 40 %; model alone 3.00 s at batch 1; model alone 1.50 s at batch 8)')
+        '; GPU busy 85 % vs 40 %; model alone: batch 1 3.00 s, model as is, batch 1 3.20 s, batch 8 1.50 s)')
     assert rows['scene mapping vs mmseg slide, bf16'] == (
         '0.70x (8.4 Mpx/s, window 512, overlap 128)', '>= 1.5x', 'NOT met')
     assert summary.main([str(tmp_path)]) == 0
