@@ -44,6 +44,7 @@ M = Mutation
 T_UDA = 'tests/test_uda_components.py'
 T_UDA_B = 'tests/test_uda_boundaries.py'
 T_DACS = 'tests/test_dacs.py'
+T_SYNC = 'tests/test_step_host_syncs.py'
 T_RCS = 'tests/test_uda_dataset.py'
 T_SUB = 'tests/test_subpixel.py'
 T_GEO = 'tests/test_geotiff_loading.py'
@@ -60,6 +61,7 @@ _PL = 'daspm/models/uda/pseudo_label.py'
 _CM = 'daspm/models/uda/class_mix.py'
 _EMA = 'daspm/models/uda/ema.py'
 _FD = 'daspm/models/uda/feature_distance.py'
+_ACC = 'daspm/models/uda/accuracy.py'
 _RCS = 'daspm/datasets/rare_class_sampling.py'
 _UDA = 'daspm/datasets/uda_dataset.py'
 _SUB = 'daspm/datasets/transforms/subpixel.py'
@@ -97,18 +99,18 @@ MUTATIONS: list[Mutation] = [
     # -- pseudo-labels ----------------------------------------------------------------------------
     M('pl-threshold-strict', _PL, 'confident = max_prob >= threshold', 'confident = max_prob > threshold', 'confidence compared with > instead of >= threshold', [T_UDA_B, T_UDA]),
     M('pl-margins-swapped', _PL, 'top, bottom, left, right = (int(m) for m in margins)', 'bottom, top, left, right = (int(m) for m in margins)', 'top and bottom margins swapped', [T_UDA_B, T_UDA]),
-    M('pl-share-per-image', _PL, 'weight = torch.full_like(max_prob, share)', 'weight = (max_prob >= threshold).float().mean(dim=(1, 2), keepdim=True).expand_as(max_prob).clone()', 'confident share per image instead of one scalar per batch', [T_UDA_B, T_UDA]),
+    M('pl-share-per-image', _PL, 'else share.to(max_prob.dtype).expand_as(max_prob).clone()', 'else confident.float().mean(dim=(1, 2), keepdim=True).expand_as(max_prob).clone()', 'confident share per image instead of one scalar per batch', [T_UDA_B, T_UDA]),
     M('pl-no-float32-softmax', _PL, 'probs = torch.softmax(logits.detach().float(), dim=1)', 'probs = torch.softmax(logits.detach(), dim=1)', 'softmax in the logits dtype (fp16) instead of float32', [T_UDA_B, T_UDA]),
     # -- ClassMix ---------------------------------------------------------------------------------
-    M('cm-floor-half', _CM, 'chosen = classes[perm[:(n + 1) // 2]]', 'chosen = classes[perm[:n // 2]]', 'half of the classes rounded down instead of up', [T_UDA_B, T_UDA]),
-    M('cm-ignore-pickable', _CM, 'classes = classes[classes != ignore_index]', 'classes = classes[classes != -1]', 'ignore label can be picked as a class to paste', [T_UDA_B, T_UDA]),
-    M('cm-mask-inverted', _CM, 'masks[i, 0] = torch.isin(label, chosen).float()', 'masks[i, 0] = (~torch.isin(label, chosen)).float()', 'mask marks the classes not chosen', [T_UDA_B, T_UDA]),
+    M('cm-floor-half', _CM, 'for j in perm[:(n + 1) // 2].tolist()', 'for j in perm[:n // 2].tolist()', 'half of the classes rounded down instead of up', [T_UDA_B, T_UDA]),
+    M('cm-ignore-pickable', _CM, 'classes = [c for c in classes if c != ignore_index]', 'classes = [c for c in classes if c != -1]', 'ignore label can be picked as a class to paste', [T_UDA_B, T_UDA]),
+    M('cm-mask-inverted', _CM, 'masks[i, 0] = torch.isin(label, host_to_device(chosen, label.device)).float()', 'masks[i, 0] = (~torch.isin(label, host_to_device(chosen, label.device))).float()', 'mask marks the classes not chosen', [T_UDA_B, T_UDA]),
     M('cm-source-weight', _CM, 'mix_batch(mask, torch.ones_like(pseudo_weight), pseudo_weight)', 'mix_batch(mask, pseudo_weight, pseudo_weight)', 'pasted source pixels get the pseudo-weight instead of 1', [T_UDA_B, T_UDA]),
     M('cm-labels-swapped', _CM, 'mix_batch(mask, source_label.long(), pseudo_label.long())', 'mix_batch(mask, pseudo_label.long(), source_label.long())', 'mixed label takes pseudo-labels under the mask', [T_UDA_B, T_UDA]),
     # -- EMA teacher ------------------------------------------------------------------------------
     M('ema-alpha-max', _EMA, 'return min(1.0 - 1.0 / (iteration + 1), alpha)', 'return max(1.0 - 1.0 / (iteration + 1), alpha)', 'EMA decay takes max instead of min (no ramp-up)', [T_UDA_B, T_UDA]),
     M('ema-alpha-offbyone', _EMA, 'return min(1.0 - 1.0 / (iteration + 1), alpha)', 'return min(1.0 - 1.0 / (iteration + 2), alpha)', 'EMA ramp-up 1 - 1/(iter+2) instead of 1 - 1/(iter+1)', [T_UDA_B, T_UDA]),
-    M('ema-weights-swapped', _EMA, 'torch._foreach_mul_(ts, a)', 'torch._foreach_mul_(ts, 1.0 - a)', 'teacher weighted by 1-a (and student by 1-a)', [T_UDA_B, T_UDA]),
+    M('ema-weights-swapped', _EMA, '            torch._foreach_mul_(ts, a)\n            torch._foreach_add_(ts, ss, alpha=1.0 - a)\n        if self.converted:', '            torch._foreach_mul_(ts, 1.0 - a)\n            torch._foreach_add_(ts, ss, alpha=1.0 - a)\n        if self.converted:', 'teacher weighted by 1-a (and student by 1-a)', [T_UDA_B, T_UDA]),
     M('ema-buffers-averaged', _EMA, 't_params = list(teacher.parameters())\n    s_params = list(student.parameters())', 't_params = list(teacher.state_dict().values())\n    s_params = list(student.state_dict().values())', 'BN buffers averaged/copied along with the parameters', [T_UDA_B, T_UDA]),
     M('ema-no-iter0-copy', _EMA, '    if iteration == 0:\n        init_teacher(teacher, student)', '    if iteration < 0:\n        init_teacher(teacher, student)', 'iteration 0 runs an EMA step instead of copying (and freezing) the student', [T_UDA_B, T_UDA]),
     # -- feature distance -------------------------------------------------------------------------
@@ -119,6 +121,9 @@ MUTATIONS: list[Mutation] = [
     M('fd-no-lambda', _FD, 'return dist.mean() * weight', 'return dist.mean()', 'FD weight lambda not applied', [T_UDA_B, T_UDA]),
     M('fd-imnet-not-detached', _FD, 'dist = torch.norm(student_feat - imnet_feat.detach(), p=2, dim=1)', 'dist = torch.norm(student_feat - imnet_feat, p=2, dim=1)', 'ImageNet feature not detached', [T_UDA_B, T_UDA]),
     M('fd-mask-keeps-ignore', _FD, 'return down != ignore_index', 'return down >= 0', 'FD mask with classes=None keeps ignore cells', [T_UDA_B, T_UDA]),
+    M('fd-masked-mean-over-all', _FD, 'return selected.sum() / mask.sum().clamp_min(1).to(values.dtype)', 'return selected.sum() / mask.numel()', 'the GPU masked mean divides by every cell, not the masked ones', [T_SYNC]),
+    M('acc-counts-ignored', _ACC, '(counted.sum(dtype=torch.float32) + eps)', '(float(label.numel()) + eps)', 'acc_seg divides by every pixel, the ignored ones too', [T_SYNC]),
+    M('dacs-source-loss-always-own', _DACS, '    if (type(head).loss is BaseDecodeHead.loss', '    if True or (type(head).loss is BaseDecodeHead.loss', 'a head with a loss of its own gets mmseg\'s base loss on the source batch', [T_SYNC]),
     # -- rare class sampling ----------------------------------------------------------------------
     M('rcs-min-pixels-ge', _RCS, 'if n > self.min_pixels]', 'if n >= self.min_pixels]', 'a file with exactly min_pixels pixels of a class qualifies', [T_RCS]),
     M('rcs-temperature-times', _RCS, 'logits = (1.0 - freq) / temperature', 'logits = (1.0 - freq) * temperature', 'temperature multiplies instead of divides', [T_RCS]),
@@ -159,7 +164,7 @@ MUTATIONS: list[Mutation] = [
     M('grid-aoi-offset-swapped', _GRID, 'Affine.translation(aoi.col_off, aoi.row_off)', 'Affine.translation(aoi.row_off, aoi.col_off)', 'AOI origin with rows and columns swapped', [f'{T_SCENE}::test_aoi_by_bbox_and_window_snaps_to_input_pixels']),
     M('mapper-blend-logits', _MAPPER, 'probs = torch.softmax(logits.float(), dim=1)', 'probs = logits.float()', 'logits blended instead of softmax probabilities', _SCENE_BLEND),
     M('mapper-nodata-weighted', _MAPPER, 'w = (weights * valid)[:, None]', 'w = (weights * torch.ones_like(valid))[:, None]', 'nodata pixels get window weight (and a class)', [f'{T_SCENE}::test_nodata_pixels_get_255_and_empty_windows_are_skipped']),
-    M('mapper-confidence-unnormalised', _MAPPER, 'conf = probs.max(axis=0) / np.where(valid, weight, 1.0)', 'conf = probs.max(axis=0)', 'confidence not divided by the blend weight', _SCENE_BLEND),
+    M('mapper-confidence-unnormalised', _MAPPER, 'torch.where(valid, best / safe_weight, 0.0)', 'torch.where(valid, best, 0.0)', 'confidence not divided by the blend weight', _SCENE_BLEND),
     M('resample-cubic-a', _RESAMPLE, '_CUBIC_A = -0.75', '_CUBIC_A = -0.5', "bicubic coefficient -0.5 instead of cv2's -0.75", [f'{T_SCENE}::test_non_integer_factor_follows_cv2_resize']),
     M('resample-margin-small', _RESAMPLE, '_MARGIN = 3 ', '_MARGIN = 1 ', 'window reads with too small a margin for the bicubic kernel', [f'{T_SCENE}::test_window_reads_equal_subpixel_resample_of_the_whole_image']),
     # -- optimizer, decode head, weights ----------------------------------------------------------
@@ -182,13 +187,13 @@ MUTATIONS: list[Mutation] = [
     M('dacs-fd-not-backpropagated', _DACS, '                _backward(optim_wrapper, fd_total)\n', '                pass\n', 'the feature-distance loss never backpropagated', [T_DACS]),
     M('dacs-fd-second-deepest', _DACS, ('self._feature_distance(src_img, src_feats[-1], src_label)', 'imnet_feat = self.imnet_model.extract_feat(src_img)[-1]'), ('self._feature_distance(src_img, src_feats[-2], src_label)', 'imnet_feat = self.imnet_model.extract_feat(src_img)[-2]'), 'FD taken from the second-deepest feature (stride 16) in both models', [T_DACS]),
     M('dacs-teacher-dropout-on', _DACS, '            module.training = False\n', '            module.training = module.training\n', 'the teacher pseudo-labels with dropout and drop-path on', [T_DACS]),
-    M('dacs-teacher-not-copied', _DACS, 'update_teacher(self.ema_model, self.model, iteration, self.alpha)', 'update_teacher(self.ema_model, self.model, iteration + 1, self.alpha)', 'teacher not set to the student at iteration 0', [T_DACS]),
+    M('dacs-teacher-not-copied', _DACS, 'self._ema.update(iteration, self.alpha)', 'self._ema.update(iteration + 1, self.alpha)', 'teacher not set to the student at iteration 0', [T_DACS]),
     M('dacs-imnet-not-loaded', _DACS, 'if iteration == 0 and self.imnet_model is not None:', 'if iteration < 0 and self.imnet_model is not None:', 'the ImageNet model keeps its own initialisation instead of the starting weights', [T_DACS]),
     M('dacs-eval-model-swapped', _DACS, "return self.ema_model if self.eval_with == 'teacher' else self.model", "return self.model if self.eval_with == 'teacher' else self.ema_model", 'evaluation uses the teacher when the student is configured', [T_DACS]),
     M('dacs-padding-transposed', _DACS, 'valid[i, :img_h, :img_w] = True', 'valid[i, :img_w, :img_h] = True', 'padding mask with height and width swapped', [T_DACS]),
     M('dacs-padding-weighted', _DACS, "                tgt_img, valid if self.ignore_padding else None)", "                tgt_img, None)", 'padded target pixels weighted and counted (ignore_padding has no effect)', [T_DACS]),
-    M('dacs-no-strong-augmentation', _DACS, '            mixed_img = strong_augment(\n', '            _unused = strong_augment(\n', 'the mixed images are not augmented', [T_DACS]),
-    M('pl-share-over-padding', _PL, '            share = (confident & valid).sum().item() / max(int(valid.sum().item()), 1)', '            share = confident.float().mean().item()', 'confident share taken over padded pixels too', [T_DACS]),
+    M('dacs-no-strong-augmentation', _DACS, '            mixed_img = strong_augment(mixed_img,', '            _unused = strong_augment(mixed_img,', 'the mixed images are not augmented', [T_DACS]),
+    M('pl-share-over-padding', _PL, '            share = (confident & valid).sum().double() / valid.sum().clamp(min=1).double()', '            share = confident.float().mean().double()', 'confident share taken over padded pixels too', [T_DACS]),
     M('aug-brightness-multiplicative', _AUG, 'x = _clamp01(x + (brightness.view(n, 1, 1, 1) - 1.0), clamp)', 'x = _clamp01(x * brightness.view(n, 1, 1, 1), clamp)', 'brightness multiplied (torchvision) instead of added (kornia 0.5.8)', [T_UDA]),
     M('aug-contrast-blended', _AUG, 'x = _clamp01(x * contrast.view(n, 1, 1, 1), clamp)', 'x = _clamp01(x * contrast.view(n, 1, 1, 1) + x.mean(dim=(-2, -1), keepdim=True) * (1 - contrast.view(n, 1, 1, 1)), clamp)', 'contrast blended with the mean instead of multiplied', [T_UDA]),
     M('aug-saturation-unclamped', _AUG, 's = (s * saturation.view(-1, 1, 1)).clamp(0.0, 1.0)', 's = s * saturation.view(-1, 1, 1)', 'HSV saturation not clamped to 1', [T_UDA]),
