@@ -21,10 +21,11 @@ printed beside wall seconds: on a shared machine they are the steadier measure.
 ``--forward-only`` times the models' forward passes alone over the same windows, already on the
 device: the inference copy and the model as it is, at batch 1 and ``--batch-size``, and the copy
 with channels-last weights. It tells the model's own speed at each batch size from what the
-mapper's reading and blending add. ``--profile --forward-only --profile-table FILE`` writes the top operators and kernels of the forward passes alone over 4 x 4 windows, at batch 1
-(the model as mmseg runs it) and at ``--batch-size`` (the copy as map_scene runs it), with the
-GPU's kernels on a GPU. The copy is
-built once before the timed runs, as a process mapping many scenes builds it once.
+mapper's reading and blending add. ``--profile --forward-only --profile-table FILE`` writes
+the top operators of the forward passes alone over 4 x 4 windows (and the GPU's kernels on a
+GPU), at batch 1 (the model as mmseg runs it) and at ``--batch-size`` (the copy as map_scene
+runs it). The copy is built once before the timed runs, as a process mapping many scenes builds
+it once.
 """
 from __future__ import annotations
 
