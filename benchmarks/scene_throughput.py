@@ -283,8 +283,9 @@ def main(argv: list[str] | None = None) -> dict:
     from results_io import write_json  # benchmarks/ is on sys.path when a script here runs
     write_json(args.json, result)  # each stage below writes again: a time limit keeps what is done
     on_gpu = device.startswith('cuda')
-    if args.profile and on_gpu:
+    if args.profile:
         from gpu_profile import gpu_busy  # benchmarks/ is on sys.path when a script here runs
+    if args.profile and on_gpu:
         for name, run in runners.items():
             _, kernel_s, wall = gpu_busy(run)
             result['gpu_busy'][name] = kernel_s / wall
@@ -300,7 +301,6 @@ def main(argv: list[str] | None = None) -> dict:
               f'map_scene takes {med["map_scene"] / alone[name]:.2f}x as long)')
         write_json(args.json, result)
     if args.profile and args.profile_table is not None and variants:
-        from gpu_profile import gpu_busy
         args.profile_table.unlink(missing_ok=True)
         # the model alone as each side runs it, on 4 x 4 windows: the table records every host
         # operator, which over the whole image took longer than the rest of the benchmark

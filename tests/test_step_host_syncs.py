@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from mmseg.models.losses import accuracy as mmseg_accuracy
+from mmseg.models.utils import resize
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from daspm.models.uda.accuracy import pixel_accuracy
@@ -104,7 +105,6 @@ def test_the_mixed_step_loss_reads_nothing_on_the_host():
     weight = torch.rand(2, 32, 32, generator=gen)
     assert host_reads(weighted_decode_loss, head, logits, label, weight) == []
     losses = weighted_decode_loss(head, logits, label, weight)
-    from mmseg.models.utils import resize
     resized = resize(logits, size=(32, 32), mode='bilinear', align_corners=head.align_corners)
     torch.testing.assert_close(losses['decode.acc_seg'], mmseg_accuracy(resized, label[:, 0], ignore_index=255))
 
