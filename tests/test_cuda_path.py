@@ -120,3 +120,24 @@ def test_the_step_parts_between_forward_passes_do_not_wait_for_the_gpu():
     assert augmented.shape == images.shape and not torch.equal(augmented, images)
     assert torch.isfinite(losses['decode.loss_ce']) and 0 <= float(losses['decode.acc_seg']) <= 100
     assert torch.isfinite(src_losses['decode.loss_ce']) and fd_cells.shape[-2:] == feats[-1].shape[-2:]
+
+
+@pytest.mark.parametrize('amp', [None, 'bf16'])
+def test_a_whole_dacs_step_from_a_loader_batch_does_not_wait_for_the_gpu(amp):
+    """A step after the first (which copies the teacher and creates the optimizer state), fed pageable
+    CPU tensors as a loader yields them, under CUDA's sync check ('error': a wait raises): batch copy,
+    ClassMix, teacher update, FD, pseudo-labels, augmentation, mixed step and optimizer step."""
+    _, model, wrapper = build_dacs('cuda', amp)
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    model.train_step(make_batch(2, CROP, seed=0), wrapper)
+    hub.update_info('iter', 1)
+    batch = make_batch(2, CROP, seed=1, target_shapes=[(CROP, CROP), (CROP - 16, CROP - 8)])
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode('error')
+    try:
+        log = model.train_step(batch, wrapper)
+    finally:
+        torch.cuda.set_sync_debug_mode('default')
+    assert torch.isfinite(log['loss']) and log['loss'].is_cuda
+    assert float(log['tgt_pad_share']) > 0  # the padded target crop was in the batch

@@ -12,7 +12,7 @@ from mmengine.optim import build_optim_wrapper
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 
-from dacs_helpers import CROP, build_dacs, make_batch
+from dacs_helpers import CROP, SOURCE_BLOCKS, build_dacs, make_batch
 from daspm.apis.checkpoint import load_checkpoint_checked
 
 FD_CLASSES = (1, 2, 3)  # the synthetic config's FD "things"
@@ -359,18 +359,20 @@ def test_mixed_images_are_class_mixed_then_strongly_augmented():
 
 
 def test_classmix_reads_the_source_classes_before_any_forward_pass_of_the_step(dacs_setup, monkeypatch):
-    """The step's one wait for the device (ClassMix needs the classes on the host) comes before its
-    kernels are queued, and the masks are those the step's generator draws first."""
+    """ClassMix takes the classes of the loader's labels (on the host: no wait for the device), its
+    masks come before the step's kernels are queued, and they are those the step's generator draws first."""
     import daspm.models.uda.dacs as dacs_module
     from daspm.models.uda.class_mix import class_mix_masks
 
     _, model, wrapper, batch = dacs_setup
     events = []
+    given_classes = []
     generator_state = model.generator.get_state()
 
-    def recording_masks(labels, ignore_index=255, generator=None):
+    def recording_masks(labels, ignore_index=255, generator=None, classes=None):
         events.append('classmix')
-        return class_mix_masks(labels, ignore_index, generator=generator)
+        given_classes.append(classes)
+        return class_mix_masks(labels, ignore_index, generator=generator, classes=classes)
 
     for name, segmentor in (('student', model.model), ('teacher', model.ema_model), ('imagenet', model.imnet_model)):
         original = segmentor.extract_feat
@@ -380,7 +382,9 @@ def test_classmix_reads_the_source_classes_before_any_forward_pass_of_the_step(d
     _step(model, wrapper, batch, 0)
     assert events[0] == 'classmix' and events.count('classmix') == 1, events
     assert {'student', 'teacher', 'imagenet'} <= set(events[1:]), events
-    # the same masks as drawing first from the generator the step started with
+    # the classes of each loader label, sorted (the blocks of dacs_helpers.SOURCE_BLOCKS)
+    assert given_classes == [[sorted({c for row in SOURCE_BLOCKS for c in row})] * len(batch['data_samples'])]
+    # the same masks as drawing first from the generator the step started with, classes read from the batch
     generator = torch.Generator().manual_seed(0)
     generator.set_state(generator_state)
     expected = class_mix_masks(model.debug_output['source_label'], model.ignore_index, generator=generator)

@@ -134,3 +134,83 @@ def test_the_source_loss_is_mmseg_s_head_loss_without_host_reads():
     head.__class__ = type('HeadWithOwnLoss', (type(head),),
                           {'loss_by_feat': lambda self, logits, samples: {'loss_own': logits.sum() * 0}})
     assert list(source_decode_loss(segmentor, feats, samples)) == ['decode.loss_own']
+
+
+def test_the_device_read_detector_follows_tensors_from_the_device():
+    from device_reads import DeviceReads, mark_module, on_device
+
+    layer = torch.nn.Linear(3, 2).requires_grad_(False)
+    mark_module(layer)
+    host = torch.arange(6.0).view(2, 3)
+    with DeviceReads() as reads:
+        out = layer(host)
+        assert on_device(out) and not on_device(host)
+        host.sum().item()  # host data: no wait
+        acc = torch.zeros(2)
+        acc.add_(out.sum(1))  # in place: now holds device data
+        float(acc[0])
+        out[out > 0].sum()
+    assert [r.split(' ')[0] for r in reads.reads] == ['__float__', '__getitem__']
+    assert all('test_step_host_syncs.py' in r for r in reads.reads)
+
+
+def _device_step_reads(monkeypatch, host_classes: bool = True, iterations: int = 2) -> list[list[tuple[str, str]]]:
+    """(name, file) of the device reads in each of ``iterations`` DACS steps (FD and MIC on), with
+    the batch copied "to the device" by daspm's own batch_to_device traversal."""
+    import daspm.models.uda.dacs as dacs_module
+    import daspm.utils.device as device_module
+    from dacs_helpers import CROP, make_batch
+    from device_reads import DeviceReads, mark_module, on_device_copy
+    from mmengine.logging import MessageHub
+
+    _, model, wrapper = build_dacs('cpu', mic=dict(mask_ratio=0.7, block_size=16))
+    assert model.imnet_model is not None and model.mic is not None and model.mix == 'class'
+    mark_module(model)
+    monkeypatch.setattr(device_module, 'host_to_device', on_device_copy)
+    monkeypatch.setattr(dacs_module, 'batch_to_device', device_module._on_device)
+    if not host_classes:
+        monkeypatch.setattr(dacs_module, 'host_label_classes', lambda samples: None)
+    hub = MessageHub.get_current_instance()
+    steps = []
+    for iteration in range(iterations):
+        hub.update_info('iter', iteration)
+        with DeviceReads() as reads:
+            # one target crop smaller than the batch: padded, as at a scene's edge
+            batch = make_batch(2, CROP, seed=iteration, target_shapes=[(CROP, CROP), (CROP - 16, CROP - 8)])
+            log_vars = model.train_step(batch, wrapper)
+        assert torch.isfinite(log_vars['loss'])
+        steps.append([(r.split(' ')[0], r.split('(')[1].split(':')[0]) for r in reads.reads])
+    return steps
+
+
+def test_a_whole_dacs_step_reads_nothing_back_from_the_device(monkeypatch):
+    """Teacher update, both domains' preprocessing, ClassMix, source, FD, pseudo-labels, augmentation,
+    mixed and MIC steps, optimizer step: the only read is the FD's CPU branch (a GPU takes masked_mean)."""
+    assert _device_step_reads(monkeypatch) == [[('__getitem__', 'feature_distance.py')]] * 2
+
+
+def test_classmix_classes_from_the_batch_would_read_the_device(monkeypatch):
+    """The control: ClassMix reading the classes from the copied batch is seen as a wait, so the
+    batch did reach the "device" through batch_to_device (labels inside the data samples included)."""
+    steps = _device_step_reads(monkeypatch, host_classes=False, iterations=1)
+    assert steps[0][0] == ('unique', 'class_mix.py'), steps
+
+
+def test_batch_to_device_replaces_every_tensor_of_a_loader_batch(monkeypatch):
+    import daspm.utils.device as device_module
+    from dacs_helpers import CROP, make_batch
+    from daspm.utils.device import batch_to_device
+    from device_reads import on_device, on_device_copy
+
+    batch = make_batch(2, CROP, seed=0)
+    batch['extra'] = ('text', 3, [torch.zeros(2)])
+    assert batch_to_device(batch, 'cpu') is batch  # off a GPU: as is
+    monkeypatch.setattr(device_module, 'host_to_device', on_device_copy)
+    moved = device_module._on_device(batch, torch.device('cpu'))
+    assert all(on_device(t) for t in moved['inputs'] + moved['target_inputs'])
+    for before, after in zip(batch['data_samples'], moved['data_samples']):
+        assert on_device(after.gt_sem_seg.data) and not on_device(before.gt_sem_seg.data)
+        assert torch.equal(after.gt_sem_seg.data, before.gt_sem_seg.data)
+        assert after.metainfo == before.metainfo and after is not before
+    assert [s.metainfo for s in moved['target_data_samples']] == [s.metainfo for s in batch['target_data_samples']]
+    assert moved['extra'][:2] == ('text', 3) and on_device(moved['extra'][2][0])

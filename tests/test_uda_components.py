@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from daspm.models.uda.class_mix import class_mix, class_mix_masks, mix_batch
+from daspm.models.uda.class_mix import class_mix, class_mix_masks, host_label_classes, mix_batch
 from daspm.models.uda.ema import ema_alpha, init_teacher, update_teacher
 from daspm.models.uda.feature_distance import (downscale_label_ratio, feature_distance_loss,
                                                feature_distance_mask)
@@ -208,6 +208,32 @@ def test_class_mix_masks_deterministic_and_3d_input():
     assert torch.equal(a, b) and torch.equal(a, c)
     others = [class_mix_masks(labels, generator=torch.Generator().manual_seed(s)) for s in range(4, 9)]
     assert any(not torch.equal(a, o) for o in others)
+
+
+def test_class_mix_classes_from_the_host_labels_give_the_same_masks():
+    """The loader's labels (unpadded, on the host) name the classes; the draws and masks are those of
+    the padded batch, whose padding carries the ignore value."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    gen = torch.Generator().manual_seed(4)
+    loader_labels = [torch.randint(0, 6, (1, 12, 12), generator=gen), torch.full((1, 10, 12), 3)]
+    loader_labels[0][0, :3] = 255
+    samples = [SegDataSample(gt_sem_seg=PixelData(data=label)) for label in loader_labels]
+    classes = host_label_classes(samples)
+    assert classes == [sorted(set(loader_labels[0].flatten().tolist())), [3]]
+    assert 255 in classes[0]  # the ignore value stays in the list; class_mix_masks drops it
+    # the batch the data preprocessor makes: padded to 12 x 12 with the ignore value 255
+    batch = torch.full((2, 1, 12, 12), 255)
+    batch[0, :, :12, :12] = loader_labels[0]
+    batch[1, :, :10, :12] = loader_labels[1]
+    for seed in range(5):
+        ours = class_mix_masks(batch, generator=torch.Generator().manual_seed(seed), classes=classes)
+        read = class_mix_masks(batch, generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(ours, read)
+    assert torch.equal(ours[1, 0], (batch[1, 0] == 3).float())  # one class: it is pasted
+    with pytest.raises(ValueError, match='one list per image'):
+        class_mix_masks(batch, classes=classes[:1])
 
 
 def test_class_mix_mixes_consistently():

@@ -1,7 +1,7 @@
 """Training/testing engine extensions (hooks, optimizer wrapper constructors, the distributed model wrapper)."""
-from .hooks import PredictionWriterHook, RankConsistencyHook
+from .hooks import DeferredRuntimeInfoHook, PredictionWriterHook, RankConsistencyHook
 from .model_wrappers import UDADistributedDataParallel
 from .optimizers import MergedParamGroupsConstructor
 
-__all__ = ['MergedParamGroupsConstructor', 'PredictionWriterHook', 'RankConsistencyHook',
-           'UDADistributedDataParallel']
+__all__ = ['DeferredRuntimeInfoHook', 'MergedParamGroupsConstructor', 'PredictionWriterHook',
+           'RankConsistencyHook', 'UDADistributedDataParallel']

@@ -1,6 +1,7 @@
 """Runner hooks."""
 from .debug_images import DebugImageHook
+from .deferred_runtime_info import DeferredRuntimeInfoHook
 from .prediction_writer import PredictionWriterHook
 from .rank_consistency import RankConsistencyHook
 
-__all__ = ['DebugImageHook', 'PredictionWriterHook', 'RankConsistencyHook']
+__all__ = ['DebugImageHook', 'DeferredRuntimeInfoHook', 'PredictionWriterHook', 'RankConsistencyHook']

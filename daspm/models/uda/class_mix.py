@@ -1,12 +1,14 @@
 """Cross-domain ClassMix (DACS): paste half of a source image's classes onto a target image."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor
 
 from ...utils.device import host_to_device
 
-__all__ = ['class_mix_masks', 'mix_batch', 'class_mix', 'present_classes']
+__all__ = ['class_mix_masks', 'mix_batch', 'class_mix', 'present_classes', 'host_label_classes']
 
 # Key of (image, class) in present_classes: image * _IMAGE_STRIDE + (class + _CLASS_OFFSET), which
 # keeps any int32 class value (also negative ones) apart and sorted within its image.
@@ -29,9 +31,27 @@ def present_classes(labels: Tensor) -> list[list[int]]:
     return classes
 
 
+def host_label_classes(samples: Sequence) -> list[list[int]] | None:
+    """The sorted class values of each data sample's ``gt_sem_seg``, when all of them are on the host.
+
+    The labels as the loader yields them, before the data preprocessor copies (and pads) them:
+    reading their classes makes the host wait for nothing. None when a label is already on a GPU
+    (then ``class_mix_masks`` reads the classes from the batch, one wait).
+    """
+    labels = [sample.gt_sem_seg.data for sample in samples]
+    if any(label.device.type != 'cpu' for label in labels):
+        return None
+    return [torch.unique(label).tolist() for label in labels]
+
+
 def class_mix_masks(labels: Tensor, ignore_index: int = 255,
-                    generator: torch.Generator | None = None) -> Tensor:
-    """Per image, a [B,1,H,W] float mask of ceil(n/2) of its n present (non-ignore) classes."""
+                    generator: torch.Generator | None = None,
+                    classes: Sequence[Sequence[int]] | None = None) -> Tensor:
+    """Per image, a [B,1,H,W] float mask of ceil(n/2) of its n present (non-ignore) classes.
+
+    ``classes``: each image's sorted class values when the caller already has them on the host
+    (``host_label_classes``); otherwise they are read from ``labels``. The draws are the same.
+    """
     if labels.dim() == 4:
         if labels.shape[1] != 1:
             raise ValueError(f'labels must be [B,1,H,W] or [B,H,W], got {tuple(labels.shape)}')
@@ -42,13 +62,17 @@ def class_mix_masks(labels: Tensor, ignore_index: int = 255,
     rand_device = generator.device if generator is not None else torch.device('cpu')
     masks = torch.zeros((labels.shape[0], 1, *labels.shape[1:]), dtype=torch.float32,
                         device=labels.device)
-    for i, (label, classes) in enumerate(zip(labels, present_classes(labels))):
-        classes = [c for c in classes if c != ignore_index]
-        n = len(classes)
+    if classes is None:
+        classes = present_classes(labels)
+    elif len(classes) != labels.shape[0]:
+        raise ValueError(f'classes: one list per image expected, got {len(classes)} for {labels.shape[0]} images')
+    for i, (label, present) in enumerate(zip(labels, classes)):
+        present = [c for c in present if c != ignore_index]
+        n = len(present)
         if n == 0:
             continue  # nothing to paste: the mixed image is the target image
         perm = torch.randperm(n, generator=generator, device=rand_device)
-        chosen = torch.tensor([classes[j] for j in perm[:(n + 1) // 2].tolist()], dtype=label.dtype)
+        chosen = torch.tensor([present[j] for j in perm[:(n + 1) // 2].tolist()], dtype=label.dtype)
         masks[i, 0] = torch.isin(label, host_to_device(chosen, label.device)).float()
     return masks
 

@@ -16,9 +16,10 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ...utils.device import batch_to_device
 from ...utils.errors import DaspmInputError
 from .accuracy import pixel_accuracy
-from .class_mix import class_mix, class_mix_masks
+from .class_mix import class_mix, class_mix_masks, host_label_classes
 from .compile import compile_options, compile_segmentor
 from .ema import TeacherEMA
 from .feature_distance import feature_distance_loss, feature_distance_mask
@@ -197,6 +198,12 @@ class DACS(BaseModel):
             # otherwise the student's own initialisation (a frozen copy, never updated).
             self.imnet_model.load_state_dict(self.model.state_dict())
         log_vars: dict[str, Tensor] = {}
+        # ClassMix needs each source label's classes on the host: read from the loader's labels, before
+        # they are copied, that waits for nothing (batch augments would change the labels first)
+        src_classes = (host_label_classes(data['data_samples'])
+                       if self.mix == 'class' and getattr(self.data_preprocessor, 'batch_augments', None) is None
+                       else None)
+        data = batch_to_device(data, self.data_preprocessor.device)
         with optim_wrapper.optim_context(self):
             source = self.data_preprocessor(dict(inputs=data['inputs'], data_samples=data['data_samples']), True)
             target = self.data_preprocessor(
@@ -204,11 +211,12 @@ class DACS(BaseModel):
             src_img, src_samples = source['inputs'], source['data_samples']
             tgt_img = target['inputs']
             src_label = torch.stack([s.gt_sem_seg.data for s in src_samples]).long()
-            # The ClassMix masks need the source classes on the host: the step's one wait for the
-            # device. Drawn here, before any of the step's kernels are queued, it waits only for the
-            # batch's copy; drawn at step 5 it would wait for the source and FD passes. The draws
-            # from self.generator keep their order (nothing before step 5 uses it).
-            mix_mask = (class_mix_masks(src_label, self.ignore_index, generator=self.generator)
+            # The ClassMix masks, drawn before any of the step's kernels are queued. With the classes
+            # from the host (above) nothing waits; otherwise reading them waits only for the batch's
+            # copy (drawn at step 5 it would wait for the source and FD passes). The draws from
+            # self.generator keep their order (nothing before step 5 uses it).
+            mix_mask = (class_mix_masks(src_label, self.ignore_index, generator=self.generator,
+                                        classes=src_classes)
                         if self.mix == 'class' else None)
 
             # 2. source step (graph kept for the feature distance)
