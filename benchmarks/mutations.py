@@ -56,6 +56,7 @@ T_MIT = 'tests/test_weight_conversion.py'
 T_CKPT = 'tests/test_checkpoint.py'
 T_SHARED = 'tests/test_shared_helpers.py'
 T_MIC = 'tests/test_mic.py'
+T_DEFER = 'tests/test_deferred_runtime_info.py'
 
 _PL = 'daspm/models/uda/pseudo_label.py'
 _CM = 'daspm/models/uda/class_mix.py'
@@ -80,6 +81,8 @@ _UCKPT = 'daspm/utils/checkpoint.py'
 _DACS = 'daspm/models/uda/dacs.py'
 _AUG = 'daspm/models/uda/strong_augmentation.py'
 _MASK = 'daspm/models/uda/masking.py'
+_DEVICE = 'daspm/utils/device.py'
+_DEFER = 'daspm/engine/hooks/deferred_runtime_info.py'
 
 # MIC tests on the block mask and on DACS's masked step.
 _MIC_MASK = [f'{T_MIC}::test_block_mask_is_binary_and_constant_on_each_block',
@@ -103,7 +106,7 @@ MUTATIONS: list[Mutation] = [
     M('pl-no-float32-softmax', _PL, 'probs = torch.softmax(logits.detach().float(), dim=1)', 'probs = torch.softmax(logits.detach(), dim=1)', 'softmax in the logits dtype (fp16) instead of float32', [T_UDA_B, T_UDA]),
     # -- ClassMix ---------------------------------------------------------------------------------
     M('cm-floor-half', _CM, 'for j in perm[:(n + 1) // 2].tolist()', 'for j in perm[:n // 2].tolist()', 'half of the classes rounded down instead of up', [T_UDA_B, T_UDA]),
-    M('cm-ignore-pickable', _CM, 'classes = [c for c in classes if c != ignore_index]', 'classes = [c for c in classes if c != -1]', 'ignore label can be picked as a class to paste', [T_UDA_B, T_UDA]),
+    M('cm-ignore-pickable', _CM, 'present = [c for c in present if c != ignore_index]', 'present = [c for c in present if c != -1]', 'ignore label can be picked as a class to paste', [T_UDA_B, T_UDA]),
     M('cm-mask-inverted', _CM, 'masks[i, 0] = torch.isin(label, host_to_device(chosen, label.device)).float()', 'masks[i, 0] = (~torch.isin(label, host_to_device(chosen, label.device))).float()', 'mask marks the classes not chosen', [T_UDA_B, T_UDA]),
     M('cm-source-weight', _CM, 'mix_batch(mask, torch.ones_like(pseudo_weight), pseudo_weight)', 'mix_batch(mask, pseudo_weight, pseudo_weight)', 'pasted source pixels get the pseudo-weight instead of 1', [T_UDA_B, T_UDA]),
     M('cm-labels-swapped', _CM, 'mix_batch(mask, source_label.long(), pseudo_label.long())', 'mix_batch(mask, pseudo_label.long(), source_label.long())', 'mixed label takes pseudo-labels under the mask', [T_UDA_B, T_UDA]),
@@ -211,4 +214,11 @@ MUTATIONS: list[Mutation] = [
     M('mic-pseudo-weight-ignored', _DACS, 'logits, pseudo_label.unsqueeze(1), pseudo_weight)', 'logits, pseudo_label.unsqueeze(1), torch.ones_like(pseudo_weight))', 'masked loss with weight 1 instead of the pseudo-weight (padding weighted too)', [_MIC_LOSS, _MIC_GRAD]),
     M('mic-loss-weight-ignored', _DACS, "losses = {k: v * self.mic.loss_weight if 'loss' in k else v for k, v in losses.items()}", 'losses = dict(losses)', 'mic.loss_weight not applied to the masked loss', [_MIC_GRAD]),
     M('mic-masked-loss-not-backpropagated', _DACS, '                _backward(optim_wrapper, masked_loss)\n', '                pass\n', 'the masked loss is logged but never backpropagated', [_MIC_GRAD]),
+    # -- no host waits in an iteration ------------------------------------------------------------
+    M('classmix-host-classes-unsorted', _CM, 'return [torch.unique(label).tolist() for label in labels]', 'return [torch.unique(label).flip(0).tolist() for label in labels]', "the loader labels' classes in another order than the batch's: other ClassMix draws", [T_UDA, f'{T_DACS}::test_classmix_reads_the_source_classes_before_any_forward_pass_of_the_step']),
+    M('dacs-classmix-reads-the-device', _DACS, "        src_classes = (host_label_classes(data['data_samples'])", "        src_classes = (None and host_label_classes(data['data_samples'])", 'ClassMix reads the classes from the copied batch (a wait for the GPU)', [T_SYNC, T_DACS]),
+    M('device-labels-left-on-the-host', _DEVICE, 'if isinstance(value, (Tensor, BaseDataElement)):', 'if isinstance(value, Tensor) and False:', 'the labels inside the data samples are left to the preprocessor (a pageable copy: a wait)', [T_SYNC]),
+    M('deferred-log-no-checkpoint-flush', _DEFER, '        elif isinstance(hook, CheckpointHook) and not hook.by_epoch:\n            intervals.append(hook.interval)\n', '', 'checkpoints saved before the values of their iterations reach the message hub', [T_DEFER]),
+    M('deferred-log-no-loader-end-flush', _DEFER, 'or done in self._reading_iters', 'or False', "the logger's line at the end of the loader's first pass misses the values not yet read", [T_DEFER]),
+    M('deferred-log-reads-each-iteration', _DEFER, '                    value = value.detach()\n', '                    value = value.detach().item()\n', 'every logged tensor read at once, as RuntimeInfoHook (a wait each iteration)', [T_DEFER]),
 ]
