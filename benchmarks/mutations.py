@@ -57,6 +57,7 @@ T_CKPT = 'tests/test_checkpoint.py'
 T_SHARED = 'tests/test_shared_helpers.py'
 T_MIC = 'tests/test_mic.py'
 T_DEFER = 'tests/test_deferred_runtime_info.py'
+T_FUSED = 'tests/test_fused_attention.py'
 
 _PL = 'daspm/models/uda/pseudo_label.py'
 _CM = 'daspm/models/uda/class_mix.py'
@@ -83,6 +84,7 @@ _AUG = 'daspm/models/uda/strong_augmentation.py'
 _MASK = 'daspm/models/uda/masking.py'
 _DEVICE = 'daspm/utils/device.py'
 _DEFER = 'daspm/engine/hooks/deferred_runtime_info.py'
+_FUSED = 'daspm/models/backbones/fused_mit.py'
 
 # MIC tests on the block mask and on DACS's masked step.
 _MIC_MASK = [f'{T_MIC}::test_block_mask_is_binary_and_constant_on_each_block',
@@ -221,4 +223,8 @@ MUTATIONS: list[Mutation] = [
     M('deferred-log-no-checkpoint-flush', _DEFER, '        elif isinstance(hook, CheckpointHook) and not hook.by_epoch:\n            intervals.append(hook.interval)\n', '', 'checkpoints saved before the values of their iterations reach the message hub', [T_DEFER]),
     M('deferred-log-no-loader-end-flush', _DEFER, 'or done in self._reading_iters', 'or False', "the logger's line at the end of the loader's first pass misses the values not yet read", [T_DEFER]),
     M('deferred-log-reads-each-iteration', _DEFER, '                    value = value.detach()\n', '                    value = value.detach().item()\n', 'every logged tensor read at once, as RuntimeInfoHook (a wait each iteration)', [T_DEFER]),
+    # -- fused MiT attention --------------------------------------------------------------------
+    M('fused-attention-keys-not-reduced', _FUSED, 'out = self.attn(query=query, key=context, value=context, need_weights=False)[0]', 'out = self.attn(query=query, key=query, value=query, need_weights=False)[0]', 'keys and values from the full-resolution tokens instead of the spatially reduced map', [f'{T_MIT}::test_converted_block_computes_what_the_official_block_computes', T_FUSED]),
+    M('fused-attention-identity-ignored', _FUSED, 'return (x if identity is None else identity) + self.dropout_layer', 'return x + self.dropout_layer', 'the residual taken from the input although the caller passes its own identity', [T_MIT]),
+    M('fused-attention-switch-ignored', _FUSED, '        if self.fused_attention:\n            for module', '        if True:\n            for module', 'fused_attention=False still swaps the attention', [T_FUSED]),
 ]

@@ -140,11 +140,12 @@ def _official_mix_ffn(x, hw, w):
     return F.linear(F.gelu(grid.flatten(2).transpose(1, 2)), w['fc2.weight'], w['fc2.bias'])
 
 
+@pytest.mark.parametrize('backbone', ['MixVisionTransformer', 'FusedMixVisionTransformer'])
 @pytest.mark.parametrize('stage,heads,sr', [(0, 1, 8), (2, 5, 2), (3, 8, 1)])
-def test_converted_block_computes_what_the_official_block_computes(stage, heads, sr):
+def test_converted_block_computes_what_the_official_block_computes(stage, heads, sr, backbone):
     # float64: with random full-scale weights the softmax is sharp and float32 rounding would show.
     official = {k: v.double() for k, v in official_from_mmseg(_mit().state_dict()).items()}
-    target = MODELS.build(B0).double().eval()
+    target = MODELS.build({**B0, 'type': backbone}).double().eval()
     target.load_state_dict(convert_mit_official(official))
     block = target.layers[stage][1][1]
     c, hw = 32 * heads, (8, 8)

@@ -9,7 +9,9 @@ model = dict(
     data_preprocessor=data_preprocessor,
     pretrained=None,
     backbone=dict(
-        type='MixVisionTransformer', in_channels=3, embed_dims=32, num_stages=4,
+        # mmseg's MixVisionTransformer with its attention in PyTorch's fused kernel (same function and
+        # weights; fused_attention=False: mmseg's own, which stores every attention weight)
+        type='FusedMixVisionTransformer', in_channels=3, embed_dims=32, num_stages=4,
         num_layers=[2, 2, 2, 2], num_heads=[1, 2, 5, 8], patch_sizes=[7, 3, 3, 3],
         sr_ratios=[8, 4, 2, 1], out_indices=(0, 1, 2, 3), mlp_ratio=4, qkv_bias=True,
         drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=0.1),
