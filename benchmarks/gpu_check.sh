@@ -13,7 +13,7 @@
 # Compiling MiT-B5 with inductor needs minutes on a fresh machine, more than one 8-minute run leaves
 # it: with about 15 minutes of device time, run the check twice, back to back (the second finds
 # the packages installed while the machine is warm):
-#     GPU_CHECK_ONLY="cuda_tests step_fp32 step_bf16 scene_fp32 scene_bf16" GPU_CHECK_BUDGET_S=380 bash benchmarks/gpu_check.sh
+#     GPU_CHECK_ONLY="cuda_tests step_fp32 step_bf16 scene_fp32 scene_bf16 attention" GPU_CHECK_BUDGET_S=380 bash benchmarks/gpu_check.sh
 #     GPU_CHECK_ONLY=step_bf16_compiled GPU_CHECK_BUDGET_S=420 bash benchmarks/gpu_check.sh
 # GPU_CHECK_COMPILE_MODE=reduce-overhead (or another torch.compile mode) compiles in that mode.
 #
@@ -87,19 +87,23 @@ common=(benchmarks/uda_step_cost.py --config "$B5" --device cuda --crop 512 --ba
 step step_fp32 120 "$PY" "${common[@]}" --json "$OUT_DIR/step_fp32.json"
 step step_bf16 120 "$PY" "${common[@]}" --amp --json "$OUT_DIR/step_bf16.json"
 # compiling takes the longest (MiT-B5 block by block: a graph per stage shape, with and without
-# gradients): it gets what is left after the share of the scene steps that are to run
-scene_share=0
-selected scene_fp32 && scene_share=$((scene_share + 70))
-selected scene_bf16 && scene_share=$((scene_share + 70))
+# gradients): it gets what is left after the share of the later steps that are to run
+later_share=0
+selected scene_fp32 && later_share=$((later_share + 70))
+selected scene_bf16 && later_share=$((later_share + 70))
+selected attention && later_share=$((later_share + 45))
 compile_mode=()
 [[ -n "${GPU_CHECK_COMPILE_MODE:-}" ]] && compile_mode=(--compile-mode "$GPU_CHECK_COMPILE_MODE")
-step step_bf16_compiled $((DEADLINE - SECONDS - scene_share)) "$PY" "${common[@]}" --amp --compile "${compile_mode[@]}" \
+step step_bf16_compiled $((DEADLINE - SECONDS - later_share)) "$PY" "${common[@]}" --amp --compile "${compile_mode[@]}" \
     --json "$OUT_DIR/step_bf16_compiled.json"
 scene=(benchmarks/scene_throughput.py --device cuda --model synthetic --size 4096 --window-size 512 --overlap 128
        --batch-size 8 --repeats 3 --work-dir work_dirs/gpu_check_scene --profile --forward-only)
 step scene_fp32 90 "$PY" "${scene[@]}" --json "$OUT_DIR/scene_fp32.json" --profile-table "$OUT_DIR/scene_fp32_ops.txt"
 step scene_bf16 90 "$PY" "${scene[@]}" --amp bf16 --json "$OUT_DIR/scene_bf16.json" \
     --profile-table "$OUT_DIR/scene_bf16_ops.txt"
+# last: the MiT-B5 encoder with mmseg's attention vs the fused one (the configs' encoder), bf16
+step attention 45 "$PY" benchmarks/attention_cost.py --variant b5 --crop 512 --batch 2 --amp --iters 5 --rounds 3 \
+    --device cuda --json "$OUT_DIR/attention_bf16.json"
 
 log "summary"
 "$PY" benchmarks/gpu_summary.py "$OUT_DIR" | tee "$OUT_DIR/summary.txt"

@@ -53,13 +53,16 @@ def test_all_steps_run_in_order_within_the_budget(tmp_path):
     output, calls = run_check(tmp_path, None, budget=480)
     started = limits(output)
     assert list(started) == ['cuda_tests', 'step_fp32', 'step_bf16', 'step_bf16_compiled', 'scene_fp32',
-                             'scene_bf16']
+                             'scene_bf16', 'attention']
     assert started['step_fp32'] == started['step_bf16'] == 120 and started['scene_fp32'] == 90
-    # the compiled step leaves 70 s to each scene step: 480 - 15 (summary) - 140, less the seconds spent
-    assert 480 - 15 - 140 - 5 <= started['step_bf16_compiled'] <= 480 - 15 - 140
+    # the compiled step leaves 70 s to each scene step and 45 s to the attention step:
+    # 480 - 15 (summary) - 140 - 45, less the seconds spent
+    assert 480 - 15 - 185 - 5 <= started['step_bf16_compiled'] <= 480 - 15 - 185
+    assert started['attention'] == 45
     benchmark_calls = [c for c in calls if c.startswith('benchmarks/')]
     assert [c.split()[0] for c in benchmark_calls] == ['benchmarks/uda_step_cost.py'] * 3 + \
-        ['benchmarks/scene_throughput.py'] * 2 + ['benchmarks/gpu_summary.py']
+        ['benchmarks/scene_throughput.py'] * 2 + ['benchmarks/attention_cost.py', 'benchmarks/gpu_summary.py']
+    assert '--amp' in benchmark_calls[5] and '--variant b5' in benchmark_calls[5]
     assert '--compile' in benchmark_calls[2] and '--amp' in benchmark_calls[2]
     assert '--compile-mode' not in benchmark_calls[2], 'torch.compile\'s default mode unless one is asked for'
     assert all('--forward-only' in c and '--profile' in c for c in benchmark_calls[3:5])
