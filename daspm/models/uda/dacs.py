@@ -198,8 +198,8 @@ class DACS(BaseModel):
             # otherwise the student's own initialisation (a frozen copy, never updated).
             self.imnet_model.load_state_dict(self.model.state_dict())
         log_vars: dict[str, Tensor] = {}
-        # ClassMix needs each source label's classes on the host: read from the loader's labels, before
-        # they are copied, that waits for nothing (batch augments would change the labels first)
+        # ClassMix needs each source label's classes on the host. Read from the loader's labels before
+        # the copy, they wait for nothing (batch augments change the labels: then the batch is read)
         src_classes = (host_label_classes(data['data_samples'])
                        if self.mix == 'class' and getattr(self.data_preprocessor, 'batch_augments', None) is None
                        else None)
