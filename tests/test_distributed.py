@@ -1,6 +1,7 @@
 """Distributed (data-parallel) training on CPU processes with gloo: the gradient average of the DACS
 student, identical teachers on every process, per-process sampling, SyncBN on the student only,
-the launchers of the training commands, and a 2-process run that resumes in one process."""
+the launchers of the training commands, and a 2-process run that resumes in one process and is
+evaluated by 2 processes as by one."""
 from __future__ import annotations
 
 import json
@@ -16,7 +17,8 @@ import torch
 from cli_helpers import call_cli, call_cli_ok
 from conftest import REPO
 from dacs_helpers import make_batch
-from daspm.apis.distributed import configure_distributed, torchrun_command
+from daspm.apis.distributed import close_distributed, configure_distributed, torchrun_command
+from daspm.cli import test as cli_test
 from daspm.cli import train as cli_train
 from daspm.convert.converter import convert_dataset
 from daspm.engine.optimizers.merged_param_groups import wants_fused
@@ -163,6 +165,18 @@ def test_two_processes_train_check_their_teachers_and_resume_in_one(tiny_data, t
     state = torch.load(run_dir / 'iter_3.pth', map_location='cpu', weights_only=True)['state_dict']
     assert {k.split('.')[0] for k in state} == {'model', 'ema_model', 'imnet_model'}  # no wrapper prefix
 
+    # evaluated by 2 processes (the test set split between them): rank 0 alone reports, the same metrics
+    single = call_cli_ok(cli_test.main, [str(run_dir), '--metrics-json', str(tmp_path / 'one.json')]).value
+    proc = _run_in_own_group([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc-per-node=2',
+                              'tools/test.py', str(run_dir), '--launcher', 'pytorch',
+                              '--metrics-json', str(tmp_path / 'two.json')])
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert proc.stdout.count('metrics written to') == 1
+    two = json.loads((tmp_path / 'two.json').read_text())
+    assert two['iteration'] == 3 and two['metrics'].keys() == single['metrics'].keys()
+    for name, value in single['metrics'].items():
+        assert two['metrics'][name] == pytest.approx(value, abs=1e-6, nan_ok=True), name
+
 
 def test_dist_train_sh_starts_torchrun_with_the_pytorch_launcher(tmp_path):
     fake_python = tmp_path / 'python'
@@ -190,6 +204,21 @@ def test_gpus_runs_the_command_under_torchrun():
     assert result.code == 2 and '--gpus 0' in result.stderr
     result = call_cli(cli_train.main, ['--config', CONFIG, '--launcher', 'pytorch'])
     assert result.code == 2 and 'RANK' in result.stderr and 'tools/dist_train.sh' in result.stderr
+
+
+def test_a_command_under_a_launcher_destroys_its_process_group_and_leaves_the_callers(tmp_path):
+    # a process exiting with its gloo group alive can abort (SIGABRT) after finishing its work
+    dist = torch.distributed
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}', rank=0, world_size=1)
+    try:
+        close_distributed('none')  # no launcher: the group is the caller's (a notebook's)
+        assert dist.is_initialized()
+        close_distributed('pytorch')
+        assert not dist.is_initialized()
+        close_distributed('pytorch')  # nothing left to close: no error
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def test_without_cuda_a_launcher_gets_gloo_and_the_cpu_wrapper(monkeypatch):

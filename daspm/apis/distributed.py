@@ -122,6 +122,28 @@ def is_main_process() -> bool:
     return get_dist_info()[0] == 0
 
 
+def close_distributed(launcher: str) -> None:
+    """After a command's work under ``launcher``: wait for every process, then destroy the process group.
+
+    A process that exits with its gloo group alive can abort at interpreter exit ("terminate
+    called without an active exception", SIGABRT) while gloo's threads still hold work: torchrun
+    then reports the finished run as failed (pytorch/pytorch#190489). Collecting garbage first frees
+    the finished runner's model: a torch DDP wrapper left for the interpreter's exit aborts the
+    same way. The barrier keeps a process from tearing down its connections while another is
+    still in a last collective. Without a launcher nothing is done: a group the caller made
+    itself (a notebook) is the caller's.
+    """
+    import gc
+
+    import torch
+
+    if launcher == 'none' or not torch.distributed.is_initialized():
+        return
+    gc.collect()  # the runner and its wrapped model hold reference cycles
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+
+
 def shared_value(value: Any) -> Any:
     """Rank 0's ``value`` on every process (e.g. a run name holding a time and a random id)."""
     from mmengine.dist import broadcast_object_list, is_distributed

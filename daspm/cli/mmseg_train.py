@@ -13,7 +13,8 @@ from pathlib import Path
 
 from daspm.apis.amp import AMP_DTYPES, check_amp_device, command_line_options
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
-from daspm.apis.distributed import LAUNCHERS, configure_distributed, init_distributed, is_main_process
+from daspm.apis.distributed import (LAUNCHERS, close_distributed, configure_distributed, init_distributed,
+                                    is_main_process)
 from daspm.apis.run_directory import record_provenance, run_lock
 from daspm.utils.errors import exit_on_input_error
 
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     init_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
     if not is_main_process():
         Runner.from_cfg(cfg).train()  # one lock and one record per run, held by rank 0
-        return
-    with run_lock(cfg.work_dir):
-        record_provenance(cfg.work_dir)
-        Runner.from_cfg(cfg).train()
+    else:
+        with run_lock(cfg.work_dir):
+            record_provenance(cfg.work_dir)
+            Runner.from_cfg(cfg).train()
+    close_distributed(cfg.launcher)

@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 
 from daspm.apis.config_loading import DictAction, load_config
+from daspm.apis.distributed import (LAUNCHERS, close_distributed, configure_distributed, init_distributed,
+                                    is_main_process)
 from daspm.apis.run_directory import LAST_CHECKPOINT, RESOLVED_CONFIG
 from daspm.utils.errors import DaspmInputError, exit_on_input_error
 
@@ -28,7 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--metrics-json', help='write the metrics here (default: <work dir>/metrics.json; '
                                                'with a run directory: <run>/metrics.json)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='pytorch under torchrun, slurm under srun: the test set is split among the processes '
+                             '(gloo on a machine without GPUs)')
     return parser.parse_args(argv)
 
 
@@ -100,24 +104,29 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the test loop with the checkpoint's weights and report the metrics."""
     args = parse_args(argv)
     check_paths(args)  # before the heavy imports: a wrong path fails at once
+    from mmengine.model import is_model_wrapper
     from mmengine.runner import Runner
 
     from daspm.apis.checkpoint import load_state_checked, read_checkpoint
 
     cfg = load_config(args.config, args.cfg_options)
     ckpt = read_checkpoint(args.checkpoint)  # read once, and fail before building data loaders
-    cfg.launcher = args.launcher
+    configure_distributed(cfg, args.launcher)
     cfg.work_dir = args.work_dir or str(Path(args.checkpoint).resolve().parent / 'test')
     cfg.load_from = None  # loaded below with shape checks instead of mmengine's lenient loading
     cfg.resume = False
     if args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='PredictionWriterHook', out_dir=str(Path(args.show_dir).resolve()))]
+    init_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
     runner = Runner.from_cfg(cfg)
-    load_state_checked(runner.model, ckpt, args.checkpoint, config_hint=f'a checkpoint trained with {args.config}')
-    metrics = runner.test()
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model  # DDP under a launcher
+    load_state_checked(model, ckpt, args.checkpoint, config_hint=f'a checkpoint trained with {args.config}')
+    metrics = runner.test()  # gathered: every process holds the whole test set's metrics
     classes = list(runner.test_evaluator.dataset_meta['classes'])
-    print(format_table(metrics, classes))
+    main_process = is_main_process()
+    del runner, model  # freed before the process group goes (see close_distributed)
+    close_distributed(args.launcher)
     report = dict(
         config=str(args.config), checkpoint=str(args.checkpoint),
         iteration=ckpt.get('meta', {}).get('iter'),
@@ -125,6 +134,9 @@ def main(argv: list[str] | None = None) -> dict:
         data_root=cfg.test_dataloader.dataset.get('data_root'),
         split=cfg.test_dataloader.dataset.get('ann_file'),
         metrics={k: _json_safe(float(v)) for k, v in metrics.items()})
+    if not main_process:  # one table and one file, from rank 0
+        return report
+    print(format_table(metrics, classes))
     out = Path(args.metrics_json) if args.metrics_json else Path(cfg.work_dir) / 'metrics.json'
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

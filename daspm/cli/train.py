@@ -34,8 +34,8 @@ from mmengine.config import Config
 
 from daspm.apis.amp import AMP_DTYPES, check_amp_device, command_line_options, require_amp_device
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
-from daspm.apis.distributed import (LAUNCHERS, configure_distributed, init_distributed, is_main_process,
-                                    shared_value, torchrun_command)
+from daspm.apis.distributed import (LAUNCHERS, close_distributed, configure_distributed, init_distributed,
+                                    is_main_process, shared_value, torchrun_command)
 from daspm.apis.run_directory import LAST_CHECKPOINT, RESOLVED_CONFIG, record_provenance, run_lock
 from daspm.utils.errors import DaspmInputError, exit_on_input_error
 
@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None, experiments_file: str | Path | None = No
                     Runner.from_cfg(cfg).train()
             else:
                 Runner.from_cfg(cfg).train()
+        close_distributed(args.launcher)
     except Exception:
         # a new run without a checkpoint cannot be resumed: its empty or half-made directory would
         # only be mistaken for a run (by test.sh, --resume, or whoever lists work_dirs/)
