@@ -54,10 +54,10 @@ def configure_distributed(cfg: Config, launcher: str) -> None:
                               'machine has none: drop sync_bn for a CPU run (--cfg-options sync_bn=None)')
 
 
-def init_distributed(launcher: str, dist_cfg: dict[str, Any] | None = None) -> tuple[int, int]:
+def init_distributed(launcher: str, cfg: Config) -> tuple[int, int]:
     """Initialise the default process group for ``launcher`` (once per process); return (rank, world size).
 
-    ``dist_cfg`` is the config's ``env_cfg.dist_cfg`` (backend, timeout in seconds). With CUDA,
+    The group's settings are ``cfg``'s ``env_cfg.dist_cfg`` (backend, timeout in seconds). With CUDA,
     mmengine's ``init_dist`` (it also selects this process's GPU); without, a gloo group from the
     launcher's environment (mmengine's would call ``torch.cuda.set_device``, and nccl needs GPUs).
     The runner then finds the group initialised and uses it.
@@ -73,7 +73,7 @@ def init_distributed(launcher: str, dist_cfg: dict[str, Any] | None = None) -> t
             f'--launcher {launcher} expects the environment its launcher sets, but {", ".join(missing)} '
             'is missing: start with tools/dist_train.sh CONFIG N, torchrun --nproc-per-node N ... --launcher pytorch, '
             'run_experiments.py --gpus N, or srun ... --launcher slurm')
-    dist_cfg = dict(dist_cfg or {})
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
     if torch.cuda.is_available():
         init_dist(launcher, **dist_cfg)
     else:

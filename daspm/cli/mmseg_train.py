@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = prepare_config(parse_args(argv))
     from mmengine.runner import Runner  # after parsing, so that --help and usage errors are quick
 
-    init_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    init_distributed(cfg.launcher, cfg)
     if not is_main_process():
         Runner.from_cfg(cfg).train()  # one lock and one record per run, held by rank 0
     else:

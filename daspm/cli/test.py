@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='PredictionWriterHook', out_dir=str(Path(args.show_dir).resolve()))]
-    init_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    init_distributed(cfg.launcher, cfg)
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model  # DDP under a launcher
     load_state_checked(model, ckpt, args.checkpoint, config_hint=f'a checkpoint trained with {args.config}')

@@ -134,11 +134,6 @@ def has_checkpoint(run_dir: Path) -> bool:
     return (run_dir / LAST_CHECKPOINT).exists() or any(run_dir.glob('*.pth'))
 
 
-def start_processes(cfg: Config, launcher: str) -> None:
-    """Join the process group of a distributed start (its backend from ``cfg``; gloo without CUDA)."""
-    init_distributed(launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
-
-
 def make_run_dir(new_dirs: NewRunDirs, parent: Path, name: str, cfg: Config) -> Path:
     """Rank 0 creates the run directory and writes the resolved config; every process gets its path.
 
@@ -172,11 +167,11 @@ def prepare_run(args: argparse.Namespace, new_dirs: NewRunDirs):
         cfg = load_config(resolved, command_line_options(args.amp, args.cfg_options))
         check_amp_device(cfg)
         cfg.resume = True
-        start_processes(cfg, args.launcher)
+        init_distributed(args.launcher, cfg)
     else:
         cfg = load_config(args.config, command_line_options(args.amp, args.cfg_options))
         check_amp_device(cfg)
-        start_processes(cfg, args.launcher)
+        init_distributed(args.launcher, cfg)
         run_dir = make_run_dir(new_dirs, Path(args.work_root) / args.exp_name, run_name(args.config), cfg)
     finish_config(cfg, run_dir, args.launcher)
     return cfg, run_dir
@@ -194,7 +189,7 @@ def prepare_experiment(args: argparse.Namespace, experiments_file: str | Path, n
         cfg = load_config(run.config, {**run.options, **command_line_options(args.amp, args.cfg_options)})
         if not args.dry_run:
             check_amp_device(cfg)
-        start_processes(cfg, args.launcher)  # the first run's settings start the group of all
+        init_distributed(args.launcher, cfg)  # the first run's settings start the group of all
         run_dir = make_run_dir(new_dirs, Path(args.work_root) / f'local-exp{args.exp}', run_name(run.name), cfg)
         finish_config(cfg, run_dir, args.launcher)
         prepared.append((cfg, run_dir))
