@@ -176,6 +176,48 @@ def test_dn_0_reaches_the_map_as_nodata(tmp_path, level):
     assert result.valid_pixels == (~fine_hole).sum() and result.masked_pixels == 0
 
 
+def test_dn_0_of_one_band_makes_its_pixels_nodata(tmp_path):
+    """A 20 m band without a measurement (DN 0) leaves its 10 m pixels without input: not reflectance -0.1."""
+    dns = {**rgb_dns(), 'B11': np.full((SIZE // 2, SIZE // 2), 3500)}
+    dns['B11'][5:9, 5:9] = 0           # 20 m rows/columns 5..8: 10 m rows/columns 10..17
+    dns['B3'][30, 2:6] = 0             # four 10 m pixels of one band
+    hole = np.zeros((SIZE, SIZE), bool)
+    hole[10:18, 10:18] = True
+    hole[30, 2:6] = True
+    safe = write_safe(tmp_path, 'L2A', '05.09', 10000, dns)
+    spec = input_spec(bands=['B4', 'B3', 'B11'], scale=3000.0, nominal_gsd=10.0, out_gsd=2.0)
+    with open_scene([safe], spec, mask_classes=()) as source:
+        raw, nodata = source.read(Window(0, 0, SIZE, SIZE))
+        np.testing.assert_array_equal(nodata, hole)
+        # no valid pixel carries the DN 0 as a reflectance (-1000 after the offset) or a blend of it;
+        # beside the hole the bilinear 20 m -> 10 m step blends with 0, as nodata is 0 in the model input
+        assert raw[2][~hole].min() >= 0.0
+        far = np.ones((SIZE, SIZE), bool)
+        far[9:19, 9:19] = False
+        np.testing.assert_array_equal(raw[2][far], 3500 - 1000)
+        result = map_scene(source, PixelModel(), spec, **MAP_KW)
+    np.testing.assert_array_equal(result.sink.class_map == 255, hole.repeat(5, 0).repeat(5, 1))
+
+
+def test_two_baselines_with_nodata_give_the_same_map(tmp_path):
+    """DN_new = DN_old + 1000 with offset -1000; the no-data DN is 0 in both, and both give one map."""
+    y, x = np.mgrid[:SIZE, :SIZE]
+    old = {'B4': 300 + 40 * x, 'B3': 200 + 50 * y, 'B11': 500 + 100 * np.indices((SIZE // 2, SIZE // 2)).sum(0)}
+    maps = []
+    for baseline, add in (('02.14', 0), ('05.09', 1000)):
+        dns = {b: v + add for b, v in old.items()}
+        dns['B11'][6:9, 4:12] = 0
+        dns['B4'][:3, :] = 0
+        dns['B3'][:3, :] = 0
+        safe = write_safe(tmp_path / baseline, 'L2A', baseline, 10000, dns)
+        spec = input_spec(bands=['B4', 'B3', 'B11'], scale=3000.0, nominal_gsd=10.0, out_gsd=2.0)
+        with open_scene([safe], spec, mask_classes=()) as source:
+            maps.append(map_scene(source, PixelModel(), spec, **MAP_KW))
+    np.testing.assert_array_equal(maps[0].sink.class_map, maps[1].sink.class_map)
+    np.testing.assert_allclose(maps[0].sink.confidence, maps[1].sink.confidence, atol=1e-6)
+    assert (maps[0].sink.class_map == 255).sum() == (3 * SIZE + 6 * 16 - 0) * 25
+
+
 # ------------------------------------------------------------------------------------- scene classification
 def test_scene_classification_default_masks_exactly_the_documented_classes(tmp_path):
     scl = scl_every_class()

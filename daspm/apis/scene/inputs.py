@@ -181,12 +181,14 @@ class BandFilesSource(SceneSource):
     values into (raw + offset) * gain before resampling (a product's own offsets), and
     ``exclusion`` (a callable (transform, crs, shape) -> (sentinel2.QualityMask | None, note),
     called with the reference grid) marks the pixels a quality layer leaves out.
+    ``nodata_in_any_band``: a pixel is no data where any band is (a product's NODATA value means
+    the band has no measurement there) instead of where every band is.
     """
 
     def __init__(self, files: dict[str, Path | str], spec: InputSpec, nodata: float | None = None,
                  band_resampling: str = 'bilinear', label: str | None = None,
                  radiometry: dict[str, tuple[float, float]] | None = None, exclusion=None,
-                 notes: Sequence[str] = ()) -> None:
+                 notes: Sequence[str] = (), nodata_in_any_band: bool = False) -> None:
         if band_resampling not in _BAND_RESAMPLING:
             raise ValueError(f'band_resampling must be one of {sorted(_BAND_RESAMPLING)}, got {band_resampling!r}')
         names = sorted(files, key=_band_sort_key)
@@ -195,6 +197,7 @@ class BandFilesSource(SceneSource):
         self.band_names = [names[i - 1] for i in indexes]
         self.files = [_as_path(files[n]) for n in self.band_names]
         self.nodata = nodata
+        self.nodata_in_any_band = nodata_in_any_band
         self.interpolation = _BAND_RESAMPLING[band_resampling]
         self.harmonised = radiometry is not None
         self._radiometry = [(radiometry or {}).get(n, (0.0, 1.0)) for n in self.band_names]
@@ -237,17 +240,17 @@ class BandFilesSource(SceneSource):
             self.factors.append(factor)
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        """Raw values on the reference grid (coarse bands resampled) and the all-bands nodata mask."""
+        """Raw values on the reference grid (coarse bands resampled) and the nodata mask (all bands, or any)."""
         h, w = int(window.height), int(window.width)
         data = np.empty((len(self._bands), h, w), np.float32)
-        nodata = np.ones((h, w), bool)
+        nodata = np.full((h, w), not self.nodata_in_any_band)
         for i, (src, k, radiometry) in enumerate(zip(self._bands, self.factors, self._radiometry)):
             if k == 1:
                 band, mask = _read_masked(src, [1], window, self.nodata)
-                data[i], mask = _harmonise(band[0], radiometry), mask[0]
+                data[i], mask = _harmonise(band[0], radiometry, mask[0]), mask[0]
             else:
                 data[i], mask = self._read_coarse(src, k, window, radiometry)
-            nodata &= mask
+            nodata = (nodata | mask) if self.nodata_in_any_band else (nodata & mask)
         return data, nodata
 
     @property
@@ -269,7 +272,7 @@ class BandFilesSource(SceneSource):
         cr1, cc1 = min(-(-r1 // k) + 2, src.height), min(-(-c1 // k) + 2, src.width)
         band, mask = _read_masked(src, [1], Window(cc0, cr0, cc1 - cc0, cr1 - cr0), self.nodata)
         # harmonised before resampling, so that products of two baselines give the very same values
-        fine = cv2.resize(_harmonise(band[0], radiometry), ((cc1 - cc0) * k, (cr1 - cr0) * k),
+        fine = cv2.resize(_harmonise(band[0], radiometry, mask[0]), ((cc1 - cc0) * k, (cr1 - cr0) * k),
                           interpolation=self.interpolation)
         fine_mask = mask[0].repeat(k, axis=0).repeat(k, axis=1)
         rows, cols = slice(r0 - cr0 * k, r1 - cr0 * k), slice(c0 - cc0 * k, c1 - cc0 * k)
@@ -280,13 +283,19 @@ class BandFilesSource(SceneSource):
         self._stack.close()
 
 
-def _harmonise(band: np.ndarray, radiometry: tuple[float, float]) -> np.ndarray:
-    """(raw + offset) * gain in place (float32): a product's DNs as reflectance x 10000 without offset."""
+def _harmonise(band: np.ndarray, radiometry: tuple[float, float], nodata: np.ndarray) -> np.ndarray:
+    """(raw + offset) * gain in place (float32): a product's DNs as reflectance x 10000 without offset.
+
+    No-data pixels stay 0, not offset * gain: a coarse band is interpolated across them, and
+    -1000 there would reach the valid pixels beside them (differently for two baselines).
+    """
     offset, gain = radiometry
     if offset:
         band += np.float32(offset)
     if gain != 1.0:
         band *= np.float32(gain)
+    if offset and nodata.any():
+        band[nodata] = 0.0
     return band
 
 
@@ -402,7 +411,7 @@ def open_product(path: Path, spec: InputSpec, nodata: float | None = None, band_
                  mask_classes: Sequence[int] | None = DEFAULT_MASK_CLASSES) -> BandFilesSource:
     """A Sentinel-2 L1C/L2A product as a band-files source: native-resolution bands, harmonised
     radiometry (offsets and quantification of the metadata), the product's nodata value (unless
-    ``nodata`` is given) and its quality mask."""
+    ``nodata`` is given; no data in any band makes the pixel no data) and its quality mask."""
     product = read_product(path)
     wanted = [normalize_band_name(b) for b in (spec.bands or []) if isinstance(b, str)]
     missing = [b for b in wanted if b not in product.bands]
@@ -421,7 +430,7 @@ def open_product(path: Path, spec: InputSpec, nodata: float | None = None, band_
     radiometry = {band: product.radiometry(band) for band in product.bands}
     source = BandFilesSource(product.bands, spec, nodata=product.nodata if nodata is None else nodata,
                              band_resampling=band_resampling, label=str(path), radiometry=radiometry,
-                             exclusion=exclusion, notes=notes)
+                             exclusion=exclusion, notes=notes, nodata_in_any_band=True)
     source.product = product
     return source
 
