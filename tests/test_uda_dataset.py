@@ -370,3 +370,58 @@ def test_dropped_class_stays_in_the_frequency_denominator(tmp_path):
     # over the four sampled classes alone (2972 px) the rare-class preference would be larger
     alone = [math.exp((1 - n / 2972) / 0.1) for n in (1436, 512, 512, 512)]
     assert abs(sampler.probs[0] - alone[0] / sum(alone)) > 1e-3
+
+
+# -- rare class sampling inside forked DataLoader workers ----------------------------------------
+
+def _draws_of_a_batch(batch: list[dict]) -> tuple[int, list[tuple[int, str, str]]]:
+    """collate_fn (runs in the worker): the worker's id and (class, source file, target file) of each item."""
+    info = torch.utils.data.get_worker_info()
+    return info.id, [(item['rcs_class'], osp.basename(item['data_samples'].seg_map_path),
+                      osp.basename(item['target_data_samples'].img_path)) for item in batch]
+
+
+def _worker_streams(dataset, seed: int, persistent: bool, epochs: int = 2,
+                    items: int = 48) -> list[dict[int, list[tuple[int, str, str]]]]:
+    """Per epoch, each worker's draws, loaded as mmengine's Runner loads them (its worker_init_fn,
+    torch seeded by the run's seed, fork start method, two workers)."""
+    from functools import partial
+
+    from mmengine.dataset import worker_init_fn
+    torch.manual_seed(seed)      # the Runner's set_random_seed: the loader's base seed comes from it
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=6, sampler=list(range(items)), num_workers=2, persistent_workers=persistent,
+        collate_fn=_draws_of_a_batch, multiprocessing_context='fork',
+        worker_init_fn=partial(worker_init_fn, num_workers=2, rank=0, seed=seed))
+    epochs_out = []
+    for _ in range(epochs):
+        streams: dict[int, list] = {0: [], 1: []}
+        for worker, draws in loader:
+            streams[worker] += draws
+        epochs_out.append(streams)
+    return epochs_out
+
+
+@pytest.mark.parametrize('persistent', [False, True])
+def test_rcs_in_forked_workers_draws_own_reproducible_streams_with_the_rcs_frequencies(roots, persistent):
+    dataset = UDADataset(**uda_config(*roots, rare_class_sampling=dict(class_temp=0.1, min_pixels=50)))
+    dataset[0]   # the main process draws first: its generator must not be inherited by the forked workers
+    run = _worker_streams(dataset, seed=7, persistent=persistent)
+    for epoch in run:
+        assert len(epoch[0]) == len(epoch[1]) == 24
+        assert [c for c, _, _ in epoch[0]] != [c for c, _, _ in epoch[1]], 'both workers drew the same classes'
+        assert epoch[0] != epoch[1]
+    # a new epoch continues (persistent workers) or reseeds (new workers): it does not replay the last one
+    assert run[0][0] != run[1][0] and run[0][1] != run[1][1]
+    # the same seed gives the same run, worker by worker; another seed another run
+    assert _worker_streams(dataset, seed=7, persistent=persistent) == run
+    assert _worker_streams(dataset, seed=8, persistent=persistent, epochs=1)[0] != run[0]
+    # pooled over workers and epochs, classes follow p(c) = softmax((1 - f_c) / T) of the train split
+    draws = [d for epoch in run for stream in epoch.values() for d in stream]
+    n = len(draws)
+    counts = Counter(c for c, _, _ in draws)
+    for c, p in zip(range(5), expected_probs(TRAIN_COUNTS, 0.1)):
+        assert abs(counts[c] / n - p) <= 3.5 * math.sqrt(p * (1 - p) / n) + 1 / n, (c, counts[c] / n, p)
+    for c, source, _ in draws:
+        assert FILE_COUNTS[f'ann_dir/{source}'][c] > 50     # the file drawn holds the class drawn
+    assert {t for _, _, t in draws} == {'t0.tif', 't1.tif'}
