@@ -58,6 +58,7 @@ T_SHARED = 'tests/test_shared_helpers.py'
 T_MIC = 'tests/test_mic.py'
 T_DEFER = 'tests/test_deferred_runtime_info.py'
 T_FUSED = 'tests/test_fused_attention.py'
+T_S2F = 'tests/test_sentinel2_format.py'
 
 _PL = 'daspm/models/uda/pseudo_label.py'
 _CM = 'daspm/models/uda/class_mix.py'
@@ -85,6 +86,8 @@ _MASK = 'daspm/models/uda/masking.py'
 _DEVICE = 'daspm/utils/device.py'
 _DEFER = 'daspm/engine/hooks/deferred_runtime_info.py'
 _FUSED = 'daspm/models/backbones/fused_mit.py'
+_S2 = 'daspm/apis/scene/sentinel2.py'
+_INPUTS = 'daspm/apis/scene/inputs.py'
 
 # MIC tests on the block mask and on DACS's masked step.
 _MIC_MASK = [f'{T_MIC}::test_block_mask_is_binary_and_constant_on_each_block',
@@ -94,6 +97,9 @@ _MIC_LOSS = f'{T_MIC}::test_masked_loss_uses_the_pseudo_labels_and_weight_of_the
 _MIC_GRAD = f'{T_MIC}::test_student_gradient_with_mic_is_dacs_plus_the_masked_part_by_its_definition'
 
 # Scene-mapping tests that exercise the blending and the window reads (the whole file takes longer).
+# Rare class sampling inside forked DataLoader workers (persistent or not).
+_RCS_WORKERS = f'{T_RCS}::test_rcs_in_forked_workers_draws_own_reproducible_streams_with_the_rcs_frequencies'
+
 _SCENE_BLEND = [f'{T_SCENE}::test_blend_ramp_values',
                 f'{T_SCENE}::test_blending_is_the_ramp_weighted_average_of_the_windows',
                 f'{T_SCENE}::test_windows_cover_the_grid_with_at_least_the_overlap',
@@ -207,6 +213,22 @@ MUTATIONS: list[Mutation] = [
     M('aug-clamp-before-jitter', _AUG, 'x = (images.detach().float() * std_t + mean_t) / value_scale\n', 'x = ((images.detach().float() * std_t + mean_t) / value_scale).clamp(0.0, 1.0)\n', 'every mixed image clipped to [0, 1] (not done at test time)', [T_UDA]),
     M('aug-value-scale-ignored', _AUG, 'out = (x * value_scale - mean_t) / std_t', 'out = (x - mean_t) / std_t', 'renormalised without the value scale', [T_UDA]),
     M('aug-clamp-ignored', _AUG, "    return x.clamp(0.0, 1.0) if clamp else x", "    return x.clamp(0.0, 1.0)", 'jitter clamps reflectance inputs although clamp=False', [T_UDA]),
+    # -- the Sentinel-2 product layer, checked against the product format ------------------------
+    M('s2-quantification-ignored', _S2, 'return self.offsets.get(band, 0.0), TARGET_QUANTIFICATION / self.quantification', 'return self.offsets.get(band, 0.0), 1.0', "DNs taken as reflectance x 10000 whatever the metadata's quantification value", [T_S2F]),
+    M('s2-quantification-inverted', _S2, 'return self.offsets.get(band, 0.0), TARGET_QUANTIFICATION / self.quantification', 'return self.offsets.get(band, 0.0), self.quantification / TARGET_QUANTIFICATION', 'DNs multiplied by quantification / 10000 instead of divided', [T_S2F]),
+    M('s2-offset-after-gain', _INPUTS, '    if offset:\n        band += np.float32(offset)\n    if gain != 1.0:\n        band *= np.float32(gain)\n', '    if gain != 1.0:\n        band *= np.float32(gain)\n    if offset:\n        band += np.float32(offset)\n', 'DN * gain + offset instead of (DN + offset) * gain (same only for quantification 10000)', [T_S2F]),
+    M('s2-default-mask-dark-area-not-cloud-shadow', _S2, 'DEFAULT_MASK_CLASSES = (0, 1, 3, 8, 9, 10, 11)', 'DEFAULT_MASK_CLASSES = (0, 1, 2, 8, 9, 10, 11)', 'default mask holds SCL 2 (dark area) instead of 3 (cloud shadow)', [T_S2F]),
+    M('s2-default-mask-without-cloud-shadow', _S2, 'DEFAULT_MASK_CLASSES = (0, 1, 3, 8, 9, 10, 11)', 'DEFAULT_MASK_CLASSES = (0, 1, 8, 9, 10, 11)', 'cloud shadows left in the map by default', [T_S2F]),
+    M('s2-product-nodata-ignored', _INPUTS, 'nodata=product.nodata if nodata is None else nodata,', 'nodata=nodata,', "the product's NODATA value (DN 0) reaches the mapper as reflectance", [T_S2F]),
+    M('s2-nodata-only-in-every-band', _INPUTS, 'exclusion=exclusion, notes=notes, nodata_in_any_band=True)', 'exclusion=exclusion, notes=notes, nodata_in_any_band=False)', 'a product pixel with DN 0 in one band (e.g. a 20 m band at the swath edge) kept as data', [T_S2F]),
+    M('s2-nodata-harmonised', _INPUTS, '    if offset and nodata.any():\n        band[nodata] = 0.0\n', '', 'no-data DN 0 offset to -1000 and interpolated into the valid pixels beside it', [T_S2F]),
+    M('s2-mask-window-start-snapped', _S2, 'rows, cols = slice(r0 - cr0 * k, r0 - cr0 * k + h), slice(c0 - cc0 * k, c0 - cc0 * k + w)', 'rows, cols = slice(0, h), slice(0, w)', 'a window starting inside a coarse mask pixel read as if it started at that pixel', [T_S2F]),
+    M('s2-mask-window-end-floored', _S2, 'cr1, cc1 = min(-(-(r0 + h) // k), src.height), min(-(-(c0 + w) // k), src.width)', 'cr1, cc1 = min((r0 + h) // k, src.height), min((c0 + w) // k, src.width)', 'the coarse mask pixel a window ends inside is not read (the previous one repeated)', [T_S2F]),
+    M('s2-l1c-cirrus-layer-for-snow', _S2, "2: ('cirrus', (10,)), 3: ('snow and ice', (11,))", "2: ('cirrus', (11,)), 3: ('snow and ice', (10,))", 'L1C cloud-mask cirrus and snow layers stand for the wrong SCL classes', [T_S2F]),
+    M('rcs-worker-seed-ignored', _UDA, 'entropy = [self.seed & 0xFFFFFFFF, torch.initial_seed(),\n                       info.seed if info is not None else 0, _rank()]', 'entropy = [self.seed & 0xFFFFFFFF, 0,\n                       0, _rank()]', 'every DataLoader worker (and epoch) draws the same RCS stream', [_RCS_WORKERS]),
+    M('rcs-epoch-seed-ignored', _UDA, 'info.seed if info is not None else 0, _rank()]', '0, _rank()]', "the loader's per-iterator worker seed not mixed in: new workers replay the last epoch's RCS draws", [_RCS_WORKERS]),
+    M('rcs-generator-inherited-through-fork', _UDA, 'if self._rng is None or self._rng_pid != pid:', 'if self._rng is None:', "forked workers keep the main process's generator: identical RCS streams", [_RCS_WORKERS]),
+    M('rcs-generator-unseeded', _UDA, 'self._rng = np.random.default_rng(np.random.SeedSequence(entropy))', 'self._rng = np.random.default_rng()', 'RCS generator seeded from the OS: runs not reproducible', [_RCS_WORKERS]),
     # -- MIC (masked image consistency) ---------------------------------------------------------
     M('mic-mask-ratio-inverted', _MASK, 'generator=generator, device=rand_device) >= mask_ratio', 'generator=generator, device=rand_device) < mask_ratio', 'blocks kept with probability mask_ratio instead of 1 - mask_ratio', _MIC_MASK),
     M('mic-mask-shared-by-the-batch', _MASK, 'keep = torch.rand((batch, 1, rows, cols), generator=generator, device=rand_device) >= mask_ratio', 'keep = (torch.rand((1, 1, rows, cols), generator=generator, device=rand_device) >= mask_ratio).expand(batch, -1, -1, -1)', 'one block mask drawn for the whole batch instead of one per image', _MIC_MASK),
