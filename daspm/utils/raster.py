@@ -62,6 +62,16 @@ def subpixel_shape(in_shape: Sequence[int], factor: float) -> tuple[int, int]:
     return int(round(in_shape[0] * factor)), int(round(in_shape[1] * factor))
 
 
+def nonfinite_mask(data: np.ndarray) -> np.ndarray:
+    """(H, W) True where any band of a (bands, H, W) array is NaN or infinite: no band of that pixel can be trusted.
+
+    Callers treat these pixels as nodata, whose values they replace by a fill before any use.
+    """
+    if data.dtype.kind != 'f':
+        return np.zeros(data.shape[1:], bool)
+    return ~np.isfinite(data).all(axis=0)
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
