@@ -1,8 +1,12 @@
-"""NaN/Inf input pixels are nodata everywhere: training tiles, scene maps, the image demo."""
+"""NaN/Inf input pixels are nodata everywhere (training tiles, scene maps, the image demo), and the
+mapper's output paths: stale partial files of a killed run, and output-path errors in one line."""
 from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -20,7 +24,8 @@ from daspm.apis.scene.resample import value_range
 from daspm.datasets.transforms import LoadGeoTiff, LoadGeoTiffAnnotations
 from daspm.datasets.transforms.subpixel import INTERPOLATIONS, SubPixelResample
 from daspm.utils.errors import DaspmInputError
-from test_scene_mapping import SPEC, PixelModel, pixel_checkpoint  # noqa: F401
+from daspm.utils.raster import atomic_output
+from test_scene_mapping import SPEC, UDA_CONFIG, PixelModel, _cli_error, pixel_checkpoint  # noqa: F401
 
 BANDS = ['B2', 'B3', 'B4', 'B8']
 SIZE = 40
@@ -232,3 +237,90 @@ def test_image_demo_masks_a_nan_block_and_refuses_an_all_nan_image(tmp_path, pix
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1
     assert err[0].startswith(f'error: {all_nan}: every pixel is NaN or infinite')
+
+
+# ------------------------------------------------------------------------------------- output paths
+KILLED_RUN = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from test_scene_mapping import SPEC, PixelModel
+from daspm.apis.scene import map_scene_to_files
+
+
+class KilledMidway(PixelModel):
+    def __call__(self, images):
+        if self.calls >= 2:
+            os.kill(os.getpid(), signal.SIGKILL)   # no clean-up runs, as for the OOM killer or kill -9
+        return super().__call__(images)
+
+
+map_scene_to_files([{scene!r}], KilledMidway(), SPEC, {out!r}, confidence={conf!r}, window_size=48, overlap=8,
+                   batch_size=1, workers=1, progress=False)
+"""
+
+
+def test_a_rerun_removes_the_partial_files_a_killed_run_left_and_nothing_else(tmp_path):
+    clean, _ = scene_pair(tmp_path)
+    maps = tmp_path / 'maps'
+    maps.mkdir()
+    out, conf = maps / 'map.tif', maps / 'map_confidence.tif'
+    script = KILLED_RUN.format(tests=str(Path(__file__).parent), scene=str(clean), out=str(out), conf=str(conf))
+    killed = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, stderr = killed.communicate(timeout=300)
+    assert killed.returncode == -9, stderr[-2000:]
+    left = sorted(p.name for p in maps.iterdir())
+    assert left and all(name.startswith(('.map.', '.map_confidence.')) and '.part' in name for name in left)
+    assert {'map.tif', 'map_confidence.tif'}.isdisjoint(left)
+    # what is not a stale partial of these outputs: another output's, a running process's, the user's
+    others = {f'.map.v2.{killed.pid}-abcd1234.tif.part': b'map.v2.tif of a killed run',
+              f'.map.{os.getppid()}-abcd1234.tif.part': b'map.tif being written by a live process',
+              '.other.abcd1234.tif.part': b'other.tif of an old run',
+              'notes.part': b'the user\'s', 'map.tif.bak': b'the user\'s'}
+    for name, content in others.items():
+        (maps / name).write_bytes(content)
+
+    map_scene_to_files([clean], PixelModel(), SPEC, out, confidence=conf, window_size=48, overlap=8,
+                       progress=False)
+    after = sorted(p.name for p in maps.iterdir())
+    assert after == sorted(['map.tif', 'map_confidence.tif', 'map.json', 'map.tif.aux.xml', *others])
+    assert all((maps / name).read_bytes() == content for name, content in others.items())
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder no new file can be made in: read-only for a user; for root, sysfs (root may write anywhere else)."""
+    if os.geteuid() != 0:
+        folder = tmp_path / 'read_only'
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    folder = Path('/sys')
+    if not folder.is_dir() or os.access(folder, os.W_OK) is False:
+        pytest.skip('no folder that root cannot write to')
+    return folder
+
+
+def test_output_path_problems_end_in_one_line_with_exit_2(tmp_path, capsys):
+    clean, _ = scene_pair(tmp_path)
+    args = [str(clean), str(UDA_CONFIG), str(tmp_path / 'never_loaded.pth'), '--device', 'cpu']
+    locked = unwritable_folder(tmp_path)
+    message = _cli_error([*args, '--out', str(locked / 'map.tif')], capsys)
+    assert message.startswith(f'error: output {locked / "map.tif"}: cannot write in {locked} (')
+    message = _cli_error([*args, '--out', str(locked / 'new' / 'map.tif')], capsys)
+    assert f'cannot write in {locked} (' in message
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('keep me')
+    message = _cli_error([*args, '--out', str(a_file / 'map.tif')], capsys)
+    assert message == f'error: output {a_file / "map.tif"}: {a_file} is a file, not a folder; choose another path'
+    folder = tmp_path / 'folder.tif'
+    folder.mkdir()
+    for extra in ([], ['--overwrite']):
+        message = _cli_error([*args, '--out', str(folder), *extra], capsys)
+        assert message == f'error: {folder} is a directory; give a file name such as map.tif'
+    message = _cli_error([*args, '--out', str(tmp_path / 'm.tif'), '--confidence', str(locked / 'c.tif')], capsys)
+    assert f'cannot write in {locked} (' in message
+    message = _cli_error([*args, '--out-dir', str(locked / 'maps')], capsys)
+    assert message.startswith(f'error: --out-dir {locked / "maps" / "summary.tsv"}: cannot write in {locked} (')
+    assert a_file.read_text() == 'keep me' and not (tmp_path / 'm.tif').exists()
+    with pytest.raises(DaspmInputError, match=f'cannot write in {locked}'):
+        with atomic_output(locked / 'record.json'):
+            pass

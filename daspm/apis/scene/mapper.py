@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ...classes import IGNORE_INDEX
 from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output, convert_to_cog
+from ...utils.raster import atomic_output, check_writable, convert_to_cog, remove_stale_partials
 from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
 from .inputs import SceneSource, open_scene
 from .sentinel2 import DEFAULT_MASK_CLASSES
@@ -444,15 +444,17 @@ def _tracked(window: WindowRead, excluded: bool, nonfinite: bool) -> np.ndarray:
 
 
 def check_outputs(paths: Sequence[Path | None], overwrite: bool) -> None:
-    """Refuse to replace existing outputs unless ``overwrite``; refuse one path used twice."""
+    """Refuse to replace existing outputs unless ``overwrite``; refuse one path used twice, a folder, or a
+    place that cannot be written (one line each, before any work)."""
     given = [Path(p) for p in paths if p is not None]
     if len({p.resolve() for p in given}) != len(given):
         raise DaspmInputError(f'the same path is given for two outputs: {[str(p) for p in given]}')
     for path in given:
-        if path.exists() and not overwrite:
-            raise DaspmInputError(f'{path} exists; pass --overwrite to replace it, or choose another --out')
         if path.is_dir():
             raise DaspmInputError(f'{path} is a directory; give a file name such as map.tif')
+        if path.exists() and not overwrite:
+            raise DaspmInputError(f'{path} exists; pass --overwrite to replace it, or choose another --out')
+        check_writable(path, option='output')
 
 
 def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec, out: str | Path, *,
@@ -483,6 +485,8 @@ def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
             finals[name] = Path(path)
     look_path = Path(quicklook) if quicklook else None
     check_outputs([*finals.values(), look_path], overwrite)
+    for path in [*finals.values(), sidecar_path(out)]:
+        remove_stale_partials(path)   # what a killed run of these outputs left (SIGKILL skips the clean-up)
     if confidence_dtype not in ('uint8', 'float32'):
         raise DaspmInputError(f'--confidence-dtype {confidence_dtype}: choose uint8 or float32')
     predictor = as_predictor(predictor)
