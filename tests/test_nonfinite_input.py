@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -294,9 +295,12 @@ def unwritable_folder(tmp_path: Path) -> Path:
         folder.chmod(0o500)
         return folder
     folder = Path('/sys')
-    if not folder.is_dir() or os.access(folder, os.W_OK) is False:
-        pytest.skip('no folder that root cannot write to')
-    return folder
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        return folder
+    pytest.skip('no folder that root cannot write to')
 
 
 def test_output_path_problems_end_in_one_line_with_exit_2(tmp_path, capsys):
