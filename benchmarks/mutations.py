@@ -59,6 +59,7 @@ T_MIC = 'tests/test_mic.py'
 T_DEFER = 'tests/test_deferred_runtime_info.py'
 T_FUSED = 'tests/test_fused_attention.py'
 T_S2F = 'tests/test_sentinel2_format.py'
+T_NF = 'tests/test_nonfinite_input.py'
 
 _PL = 'daspm/models/uda/pseudo_label.py'
 _CM = 'daspm/models/uda/class_mix.py'
@@ -75,6 +76,7 @@ _CS = 'daspm/convert/class_stats.py'
 _GRID = 'daspm/apis/scene/grid.py'
 _MAPPER = 'daspm/apis/scene/mapper.py'
 _RESAMPLE = 'daspm/apis/scene/resample.py'
+_INPUTS = 'daspm/apis/scene/inputs.py'
 _OPT = 'daspm/engine/optimizers/merged_param_groups.py'
 _HEAD = 'daspm/models/decode_heads/daformer_head.py'
 _MIT = 'daspm/models/backbones/mit_weights.py'
@@ -253,4 +255,19 @@ MUTATIONS: list[Mutation] = [
     M('dist-group-left-at-exit', 'daspm/apis/distributed.py', '    torch.distributed.destroy_process_group()\n', '', 'the process group left for the interpreter exit (gloo can abort a finished run)', ['tests/test_distributed.py::test_a_command_under_a_launcher_destroys_its_process_group_and_leaves_the_callers']),
     M('dist-group-closed-without-launcher', 'daspm/apis/distributed.py', "if launcher == 'none' or not torch.distributed.is_initialized():", 'if not torch.distributed.is_initialized():', 'a process group the caller made (no launcher) destroyed by the command', ['tests/test_distributed.py::test_a_command_under_a_launcher_destroys_its_process_group_and_leaves_the_callers']),
     M('test-cli-loads-into-the-wrapper', 'daspm/cli/test.py', 'model = runner.model.module if is_model_wrapper(runner.model) else runner.model', 'model = runner.model', 'daspm-test under a launcher loads the checkpoint into the DDP wrapper (every key missing)', ['tests/test_distributed.py::test_two_processes_train_check_their_teachers_and_resume_in_one']),
+    # -- NaN/Inf input and the mapper's output paths -----------------------------------------------
+    M('nonfinite-label-learned', _GEO, '        nodata |= nonfinite\n', '', 'NaN/Inf pixels filled but not nodata: their label is trained on', [f'{T_NF}::test_loader_fills_nonfinite_pixels_and_sets_their_label_to_ignore']),
+    M('nonfinite-not-nodata-in-maps', _RESAMPLE, '    nodata = nodata | nonfinite\n', '    nodata = nodata\n', 'NaN/Inf pixels of a scene not nodata: they reach the model and the resampling kernels', [f'{T_NF}::test_a_nan_block_is_nodata_and_the_rest_of_the_map_does_not_change']),
+    M('nonfinite-every-band', _RASTER, 'return ~np.isfinite(data).all(axis=0)', 'return ~np.isfinite(data).any(axis=0)', 'a pixel counts as non-finite only when every band is (NaN in one band passes)', [f'{T_NF}::test_loader_fills_nonfinite_pixels_and_sets_their_label_to_ignore']),
+    M('nonfinite-loader-all-accepted', _GEO, '        if nonfinite.all():\n', '        if False:\n', 'a tile without one finite pixel is trained on as all-ignore', [f'{T_NF}::test_loader_refuses_a_tile_without_a_finite_pixel']),
+    M('sp-range-counts-nodata', _SUB, '        pixels = pixels[~nodata.ravel()]\n', '        pixels = pixels\n', "SubPixelResample's clip range includes the nodata fill: a NaN block changes the image far from it", [f'{T_NF}::test_loader_fills_nonfinite_pixels_and_sets_their_label_to_ignore']),
+    M('mapper-range-counts-nodata', _RESAMPLE, '        pixels = img[:, ~nodata]\n', '        pixels = img.reshape(img.shape[0], -1)\n', "the mapper's clip range includes the nodata fill: a NaN block changes the map far from it", [f'{T_NF}::test_a_nan_block_is_nodata_and_the_rest_of_the_map_does_not_change']),
+    M('mapper-nonfinite-not-counted', _MAPPER, '            self.counts_on_device[2] += (block[-1] > 0).sum()', '            self.counts_on_device[2] += 0', 'NaN/Inf pixels missing from the count in the JSON record', [f'{T_NF}::test_nodata_nan_makes_nan_ordinary_nodata_and_the_record_counts_the_rest']),
+    M('mapper-nonfinite-skipped-windows-uncounted', _MAPPER, '                if extra.any():', '                if extra.any() and False:', 'NaN/Inf pixels of windows without a pixel to predict not counted (an all-NaN scene maps as empty)', [f'{T_NF}::test_a_scene_without_a_finite_pixel_is_refused_in_one_line']),
+    M('mapper-all-nonfinite-mapped', _MAPPER, '    if blender.valid_pixels == 0 and blender.nonfinite_pixels > 0:', '    if False:', 'a scene without one finite pixel written as an empty map', [f'{T_NF}::test_a_scene_without_a_finite_pixel_is_refused_in_one_line']),
+    M('nodata-nan-compared', _INPUTS, '(np.isnan(data) if np.isnan(nodata) else data == np.float32(nodata))', '(data == np.float32(nodata))', '--nodata nan compared with ==, which never holds for NaN', [f'{T_NF}::test_nodata_nan_makes_nan_ordinary_nodata_and_the_record_counts_the_rest']),
+    M('stale-partials-kept', _RASTER, '    for partial in removed:\n        partial.unlink(missing_ok=True)', '    for partial in removed:\n        pass', 'the partial files of a killed map are never removed', [f'{T_NF}::test_a_rerun_removes_the_partial_files_a_killed_run_left_and_nothing_else']),
+    M('stale-partials-of-a-live-run', _RASTER, 'if match and candidate.is_file() and not _process_alive(match.group(1)):', 'if match and candidate.is_file():', "a running process's partial files deleted under it", [f'{T_NF}::test_a_rerun_removes_the_partial_files_a_killed_run_left_and_nothing_else']),
+    M('stale-partials-of-other-outputs', _RASTER, "_PARTIAL_RANDOM = '[a-z0-9_]+'", "_PARTIAL_RANDOM = '[a-z0-9_.-]+'", 'partial files of other outputs (map.v2.tif for map.tif) removed', [f'{T_NF}::test_a_rerun_removes_the_partial_files_a_killed_run_left_and_nothing_else']),
+    M('outputs-not-checked-first', _MAPPER, "        check_writable(path, option='output')\n", '', 'an unusable output path found only after loading the model and mapping', [f'{T_NF}::test_output_path_problems_end_in_one_line_with_exit_2']),
 ]

@@ -40,11 +40,13 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     from daspm.apis.colors import colorize, overlay, save_map_with_legend, to_display_rgb
     from daspm.apis.inference import init_segmentor, predict_file
     from daspm.apis.map_writer import write_class_map
+    from daspm.utils.raster import check_writable
 
     args = parse_args(argv)
     image = Path(args.image)
     if not image.is_file():
         raise DaspmInputError(f'image {image} not found')
+    check_writable(Path(args.out_dir) / f'{image.stem}_map.png', option='--out-dir')
     model = init_segmentor(args.config, args.checkpoint, device=args.device)
     pred = predict_file(model, image)
     classes, palette = model.dataset_meta['classes'], model.dataset_meta['palette']

@@ -83,8 +83,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              '--out-dir no PATH (NAME.png)')
     parser.add_argument('--overviews', action='store_true',
                         help='kept for compatibility: maps are COGs with internal overviews (mode) anyway')
-    parser.add_argument('--nodata', type=float, help='input value meaning "no data" (default: the files\' own; '
-                                                     '0 for Sentinel-2 products)')
+    parser.add_argument('--nodata', type=float, help='input value meaning "no data", nan for NaN (default: the '
+                                                     'files\' own; 0 for Sentinel-2 products); NaN and Inf input '
+                                                     'pixels are nodata anyway (counted in the JSON record)')
     parser.add_argument('--band-resampling', choices=['nearest', 'bilinear', 'bicubic'], default='bilinear',
                         help='how 20 m / 60 m band files are brought to the 10 m grid (bilinear)')
     mask = parser.add_mutually_exclusive_group()

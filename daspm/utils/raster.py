@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,15 +63,60 @@ def subpixel_shape(in_shape: Sequence[int], factor: float) -> tuple[int, int]:
     return int(round(in_shape[0] * factor)), int(round(in_shape[1] * factor))
 
 
+def nonfinite_mask(data: np.ndarray) -> np.ndarray:
+    """(H, W) True where any band of a (bands, H, W) array is NaN or infinite: no band of that pixel can be trusted.
+
+    Callers treat these pixels as nodata, whose values they replace by a fill before any use.
+    """
+    if data.dtype.kind != 'f':
+        return np.zeros(data.shape[1:], bool)
+    return ~np.isfinite(data).all(axis=0)
+
+
+def check_writable(path: str | os.PathLike, option: str = '--out') -> None:
+    """Raise DaspmInputError (one line) if a file cannot be written at ``path``.
+
+    The nearest existing folder on the way must be a folder and accept a new file (tried with a
+    nameless temporary file, so this holds for root and read-only file systems too); missing
+    folders below it are created later by atomic_output.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DaspmInputError(f'{option} {path} is a folder; give a file name such as {path / "map.tif"}')
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise DaspmInputError(f'{option} {path}: {folder} is a file, not a folder; choose another path')
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise DaspmInputError(f'{option} {path}: cannot write in {folder} ({err.strerror or err}); '
+                              'choose a folder you can write to, or fix its permissions') from None
+
+
+# atomic_output's temporary names: .<stem>.<pid>-<random><suffix>.part (+ '.stream.tif', GDAL's
+# '.aux.xml', ...). Names without the pid come from runs before the pid was added to them.
+_PARTIAL_RANDOM = '[a-z0-9_]+'
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
 
-    An interrupted write therefore never leaves a file that looks finished.
+    An interrupted write therefore never leaves a file that looks finished; a killed one leaves
+    a hidden ``.part`` file that remove_stale_partials(path) finds. A folder that cannot be made
+    or written to raises DaspmInputError naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.stem}.', suffix=path.suffix + '.part', dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f'.{path.stem}.{os.getpid()}-', suffix=path.suffix + '.part',
+                                   dir=path.parent)
+    except OSError as err:
+        raise DaspmInputError(f'{path}: cannot write in {path.parent} ({err.strerror or err}); '
+                              'choose a folder you can write to, or fix its permissions') from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -79,6 +125,48 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def stale_partials(path: str | os.PathLike) -> list[Path]:
+    """Temporary files that killed runs of atomic_output left for ``path`` (not those of a live process).
+
+    Only names atomic_output gives for this very ``path`` match (``map.tif`` never matches the
+    partial files of ``map.v2.tif`` or ``other.tif``); a file whose process still runs is kept.
+    """
+    path = Path(path)
+    pattern = re.compile(rf'\.{re.escape(path.stem)}\.(?:(\d+)-)?{_PARTIAL_RANDOM}'
+                         rf'{re.escape(path.suffix)}\.part(?:\..+)?')
+    if not path.parent.is_dir():
+        return []
+    stale = []
+    for candidate in sorted(path.parent.iterdir()):
+        match = pattern.fullmatch(candidate.name)
+        if match and candidate.is_file() and not _process_alive(match.group(1)):
+            stale.append(candidate)
+    return stale
+
+
+def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
+    """Delete stale_partials(path); return what was removed."""
+    removed = stale_partials(path)
+    for partial in removed:
+        partial.unlink(missing_ok=True)
+    return removed
+
+
+def _process_alive(pid: str | None) -> bool:
+    """Whether process ``pid`` of this machine runs (this one included); False for an unknown pid."""
+    if pid is None:
+        return False
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True   # it exists but belongs to someone else
+    return True
 
 
 def convert_to_cog(src_path: str | os.PathLike, dst_path: str | os.PathLike, *, overview_resampling: str,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output
+from ...utils.raster import atomic_output, check_writable
 from .mapper import sidecar_path
 from .sentinel2 import product_name
 
@@ -91,6 +91,7 @@ def plan_jobs(scenes: Sequence[str | Path], out_dir: str | Path, side_outputs: S
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise DaspmInputError(f'--out-dir {out_dir} is a file; give a folder (it is created if missing)')
+    check_writable(out_dir / SUMMARY_NAME, option='--out-dir')
     jobs, seen = [], {}
     for scene in scenes:
         name = scene_name(scene)

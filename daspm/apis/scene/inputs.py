@@ -136,7 +136,8 @@ def _read_masked(src: rasterio.DatasetReader, indexes: list[int], window: Window
     data = masked.data.astype(np.float32, copy=False)
     band_mask = np.ma.getmaskarray(masked)
     if nodata is not None:
-        band_mask = band_mask | (data == np.float32(nodata))
+        # NaN equals nothing, itself included: --nodata nan has to be looked for as NaN
+        band_mask = band_mask | (np.isnan(data) if np.isnan(nodata) else data == np.float32(nodata))
     return data, band_mask
 
 

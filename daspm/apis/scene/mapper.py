@@ -21,12 +21,12 @@ from tqdm import tqdm
 
 from ...classes import IGNORE_INDEX
 from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output, convert_to_cog
+from ...utils.raster import atomic_output, check_writable, convert_to_cog, remove_stale_partials
 from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
 from .inputs import SceneSource, open_scene
 from .sentinel2 import DEFAULT_MASK_CLASSES
 from .predictor import as_predictor, class_table, predictor_device
-from .resample import FineWindowReader, value_range
+from .resample import FineWindowReader, WindowRead, value_range
 from .spec import InputSpec
 from .writer import (PROBABILITY_NODATA, PROBABILITY_SCALE, TILE, ArraySink, GeoTiffSink, Quicklook,
                      overview_factors, write_category_names)
@@ -57,8 +57,9 @@ class StreamingBlender:
 
     With ``track_excluded`` one more channel counts the windows in which a pixel was excluded by
     a quality mask (clouds...), so finished pixels without weight are told apart: masked or no
-    data. A sink with ``wants_probabilities`` / ``wants_uncertainty`` also gets, per finished
-    row, the class probabilities and their normalised entropy as uint8 (x 254, 255 = none).
+    data; with ``track_nonfinite`` a last one counts the windows in which its input was NaN/Inf.
+    A sink with ``wants_probabilities`` / ``wants_uncertainty`` also gets, per finished row, the
+    class probabilities and their normalised entropy as uint8 (x 254, 255 = none).
 
     The accumulators live on ``device`` (the model's), so on a GPU the windows' probabilities are
     blended where they were computed and only finished class ids (and confidence / extras) cross
@@ -71,12 +72,14 @@ class StreamingBlender:
     """
 
     def __init__(self, plan: WindowPlan, num_classes: int, sink, want_confidence: bool,
-                 track_excluded: bool = False, device: torch.device | str = 'cpu') -> None:
+                 track_excluded: bool = False, device: torch.device | str = 'cpu',
+                 track_nonfinite: bool = False) -> None:
         self.plan, self.k, self.sink = plan, num_classes, sink
         self.want_confidence = want_confidence
         self.track_excluded = track_excluded
+        self.track_nonfinite = track_nonfinite
         self.device = torch.device(device)
-        channels = num_classes + 1 + int(track_excluded)
+        channels = num_classes + 1 + int(track_excluded) + int(track_nonfinite)
         self.carry = torch.zeros((channels, plan.carry_rows(), plan.width), dtype=torch.float32, device=self.device)
         self.acc = torch.zeros((channels, plan.win_h, plan.win_w), dtype=torch.float32, device=self.device)
         final_rows = max([b - a for a, b in zip(plan.ys, plan.ys[1:])] + [plan.win_h])
@@ -87,10 +90,10 @@ class StreamingBlender:
             shapes['probabilities'] = ((num_classes, final_rows, plan.width), torch.uint8)
         if getattr(sink, 'wants_uncertainty', False):
             shapes['uncertainty'] = ((final_rows, plan.width), torch.uint8)
-        # finished pixels of the current window row, and [valid, masked] pixel counts, on the device
+        # finished pixels of the current window row, and [valid, masked, non-finite] pixel counts, on the device
         self.rows_on_device = {name: torch.empty(shape, dtype=dtype, device=self.device)
                                for name, (shape, dtype) in shapes.items()}
-        self.counts_on_device = torch.zeros(2, dtype=torch.int64, device=self.device)
+        self.counts_on_device = torch.zeros(3, dtype=torch.int64, device=self.device)
         self.rows_on_host = {name: _host_buffer(t) for name, t in self.rows_on_device.items()}
         self.counts_on_host = _host_buffer(self.counts_on_device)
         self.band_cls = self.rows_on_host['classes'].numpy()
@@ -98,7 +101,7 @@ class StreamingBlender:
         self.band_extras: dict[str, np.ndarray] = {name: self.rows_on_host[name].numpy()
                                                    for name in ('probabilities', 'uncertainty')
                                                    if name in self.rows_on_host}
-        self.valid_pixels = self.masked_pixels = 0
+        self.valid_pixels = self.masked_pixels = self.nonfinite_pixels = 0
         self.write_seconds = 0.0
 
     def _rows(self, iy: int) -> tuple[int, int, int]:
@@ -153,7 +156,12 @@ class StreamingBlender:
         out['classes'][:rows, cols] = torch.where(valid, classes, IGNORE_INDEX).to(torch.uint8)
         self.counts_on_device[0] += valid.sum()
         if self.track_excluded:
-            self.counts_on_device[1] += (~valid & (block[self.k + 1] > 0)).sum()
+            masked = ~valid & (block[self.k + 1] > 0)
+            if self.track_nonfinite:
+                masked &= block[-1] == 0   # a NaN/Inf pixel has no data for a quality mask to leave out
+            self.counts_on_device[1] += masked.sum()
+        if self.track_nonfinite:
+            self.counts_on_device[2] += (block[-1] > 0).sum()
         safe_weight = torch.where(valid, weight, 1.0)
         if 'confidence' in out:
             out['confidence'][:rows, cols] = torch.where(valid, best / safe_weight, 0.0)
@@ -177,10 +185,11 @@ class StreamingBlender:
                 self.rows_on_host[name].copy_(tensor, non_blocking=True)
             self.counts_on_host.copy_(self.counts_on_device, non_blocking=True)
             _synchronize(self.device)
-        valid, masked = self.counts_on_host.tolist()
+        valid, masked, nonfinite = self.counts_on_host.tolist()
         self.counts_on_device.zero_()  # read first: on the CPU the host counts are these
         self.valid_pixels += valid
         self.masked_pixels += masked
+        self.nonfinite_pixels += nonfinite
 
 
 def _host_buffer(tensor: torch.Tensor) -> torch.Tensor:
@@ -214,6 +223,7 @@ class MappingResult:
     sink: object = None            # where the rows went (an ArraySink holds the arrays)
     valid_pixels: int = 0          # map pixels with a class
     masked_pixels: int = 0         # pixels with data that a quality mask (clouds...) left out
+    nonfinite_pixels: int = 0      # pixels whose input was NaN/Inf (nodata in the map, not valid)
     timings: dict[str, float] = field(default_factory=dict)  # seconds: read (in a thread), forward, blend, write
     workers: int = 1               # batches that ran at once
     notes: list[str] = field(default_factory=list)           # what the input brought (product, mask)
@@ -265,7 +275,9 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
     ``workers``: batches in flight at once, each single-threaded (default: on the CPU, torch's
     thread count for a thread-safe predictor such as an mmseg segmentor; else 1).
     Pixels a quality mask of the source excludes (clouds...) are seen by the model but get no
-    weight, so they are 255 in the map like nodata.
+    weight, so they are 255 in the map like nodata. Pixels with a NaN/Inf band are nodata (the
+    model sees 0 there) and counted in ``nonfinite_pixels``; an area without a single finite
+    pixel is refused (DaspmInputError) rather than mapped as empty.
     ``sink`` defaults to an in-memory ArraySink (``result.outputs`` is then empty; read the sink).
     """
     predictor = as_predictor(predictor)
@@ -283,12 +295,14 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
                               value_range(source, spec, grid.aoi, progress) if needs_range else None)
     weights = torch.from_numpy(plan.weights()).to(device)
     track = source.has_exclusion
+    # only float inputs can hold NaN/Inf: integer ones save the channel
+    track_nonfinite = np.dtype(source.dtype).kind == 'f'
     blender = StreamingBlender(plan, predictor.num_classes, sink, sink.wants_confidence, track_excluded=track,
-                               device=device)
+                               device=device, track_nonfinite=track_nonfinite)
     order = [(iy, ix) for iy in range(len(plan.ys)) for ix in range(len(plan.xs))]
     timings = dict(value_range=time.perf_counter() - start, read=0.0, wait_for_read=0.0, forward=0.0, blend=0.0)
 
-    def load(batch: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    def load(batch: list[tuple[int, int]]) -> list[WindowRead]:
         t0 = time.perf_counter()
         windows = [reader.read_window(plan.ys[iy], plan.xs[ix], plan.win_h, plan.win_w) for iy, ix in batch]
         timings['read'] += time.perf_counter() - t0
@@ -302,34 +316,35 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
     lock = threading.Lock()
 
     def infer(windows: list) -> tuple[list[np.ndarray | None], int]:
-        """Weighted probabilities (+ weight, + exclusion) of a batch of read windows; skipped ones are None."""
+        """Weighted probabilities (+ weight, + counting channels) of a batch of read windows; skipped ones are None."""
         t0 = time.perf_counter()
-        blank = [nodata if excluded is None else nodata | excluded for _, nodata, excluded in windows]
+        blank = [w.nodata if w.excluded is None else w.nodata | w.excluded for w in windows]
         live = [i for i, b in enumerate(blank) if not b.all()]
         contributions: list[torch.Tensor | None] = [None] * len(windows)
         # inference mode, autocast and the current CUDA device are per thread: set here, in the worker
         on_device = torch.cuda.device(device) if device.type == 'cuda' else contextlib.nullcontext()
         with torch.inference_mode(), on_device:
             if live:
-                images = _stack_on(device, [windows[i][0] for i in live])
+                images = _stack_on(device, [windows[i].img for i in live])
                 valid = _stack_on(device, [~blank[i] for i in live])
                 with _autocast(device, amp):
                     logits = predictor(images)
                 probs = torch.softmax(logits.float(), dim=1)
                 w = (weights * valid)[:, None]
                 parts = [probs * w, w]
-                if track:
-                    parts.append(_stack_on(device, [_exclusion_of(windows[i]) for i in live])[:, None])
+                if track or track_nonfinite:
+                    parts.append(_stack_on(device, [_tracked(windows[i], track, track_nonfinite) for i in live]))
                 # stays on the device: the blender accumulates there
                 stacked = torch.cat(parts, dim=1)
                 for j, i in enumerate(live):
                     contributions[i] = stacked[j]
-        if track:
-            # a window without a pixel to predict still tells which of its pixels were masked
-            for i, (_, _, excluded) in enumerate(windows):
-                if contributions[i] is None and excluded is not None and excluded.any():
+        if track or track_nonfinite:
+            # a window without a pixel to predict still tells which of its pixels were masked or NaN/Inf
+            for i in (i for i, c in enumerate(contributions) if c is None):
+                extra = _tracked(windows[i], track, track_nonfinite)
+                if extra.any():
                     contribution = torch.zeros(blender.acc.shape, dtype=torch.float32, device=device)
-                    contribution[-1] = torch.from_numpy(np.ascontiguousarray(excluded)).to(device)
+                    contribution[-len(extra):] = torch.from_numpy(extra).to(device)
                     contributions[i] = contribution
         with lock:
             timings['forward'] += time.perf_counter() - t0
@@ -382,10 +397,15 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
         torch.backends.cudnn.benchmark = autotune
     timings['write'] = blender.write_seconds
     timings['blend'] -= blender.write_seconds
+    if blender.valid_pixels == 0 and blender.nonfinite_pixels > 0:
+        raise DaspmInputError(
+            f'{source.label}: no pixel of the area mapped has finite values ({blender.nonfinite_pixels} of '
+            f'{grid.height * grid.width} map pixels are NaN or infinite in the bands {list(source.band_names)}, '
+            'the rest nodata); re-export the scene with finite values, or map an area that has them (--bbox)')
     return MappingResult(grid=grid, windows=len(order), skipped_windows=skipped, batches=batches,
                          seconds=time.perf_counter() - start, sink=sink, valid_pixels=blender.valid_pixels,
-                         masked_pixels=blender.masked_pixels, timings=timings, notes=list(source.notes),
-                         workers=workers)
+                         masked_pixels=blender.masked_pixels, nonfinite_pixels=blender.nonfinite_pixels,
+                         timings=timings, notes=list(source.notes), workers=workers)
 
 
 def _workers(predictor, device: torch.device, workers: int | None, chunks: int) -> int:
@@ -413,22 +433,28 @@ def _stack_on(device: torch.device, arrays: list[np.ndarray]) -> torch.Tensor:
     return staging.to(device, non_blocking=True)
 
 
-def _exclusion_of(window: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> np.ndarray:
-    """The quality-mask exclusion of a read window as float32 (0 where the source has none)."""
-    _, nodata, excluded = window
-    return np.zeros(nodata.shape, np.float32) if excluded is None else excluded.astype(np.float32)
+def _tracked(window: WindowRead, excluded: bool, nonfinite: bool) -> np.ndarray:
+    """The blender's counting channels of a read window, float32 (n, h, w): exclusion, then non-finite."""
+    planes = []
+    if excluded:
+        planes.append(np.zeros(window.nodata.shape, bool) if window.excluded is None else window.excluded)
+    if nonfinite:
+        planes.append(window.nonfinite)
+    return np.stack(planes).astype(np.float32)
 
 
 def check_outputs(paths: Sequence[Path | None], overwrite: bool) -> None:
-    """Refuse to replace existing outputs unless ``overwrite``; refuse one path used twice."""
+    """Refuse to replace existing outputs unless ``overwrite``; refuse one path used twice, a folder, or a
+    place that cannot be written (one line each, before any work)."""
     given = [Path(p) for p in paths if p is not None]
     if len({p.resolve() for p in given}) != len(given):
         raise DaspmInputError(f'the same path is given for two outputs: {[str(p) for p in given]}')
     for path in given:
-        if path.exists() and not overwrite:
-            raise DaspmInputError(f'{path} exists; pass --overwrite to replace it, or choose another --out')
         if path.is_dir():
             raise DaspmInputError(f'{path} is a directory; give a file name such as map.tif')
+        if path.exists() and not overwrite:
+            raise DaspmInputError(f'{path} exists; pass --overwrite to replace it, or choose another --out')
+        check_writable(path, option='output')
 
 
 def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec, out: str | Path, *,
@@ -459,6 +485,8 @@ def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
             finals[name] = Path(path)
     look_path = Path(quicklook) if quicklook else None
     check_outputs([*finals.values(), look_path], overwrite)
+    for path in [*finals.values(), sidecar_path(out)]:
+        remove_stale_partials(path)   # what a killed run of these outputs left (SIGKILL skips the clean-up)
     if confidence_dtype not in ('uint8', 'float32'):
         raise DaspmInputError(f'--confidence-dtype {confidence_dtype}: choose uint8 or float32')
     predictor = as_predictor(predictor)
@@ -505,7 +533,7 @@ def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
                         sidecar_path(out), result, source, inputs, started, info=info,
                         options=dict(window_size=window_size, overlap=overlap, batch_size=batch_size, amp=amp,
                                      workers=result.workers,
-                                     band_resampling=band_resampling, nodata=nodata,
+                                     band_resampling=band_resampling, nodata=_json_number(nodata),
                                      mask_classes=list(mask_classes or []), bbox=bbox, window=window))
             finally:
                 _remove_side_files(*streams.values(), *temps.values())
@@ -522,6 +550,8 @@ def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
 def _result_tags(result: MappingResult) -> dict[str, str]:
     """Map tags known at the end: the valid and masked shares and the quality mask applied."""
     tags = {'VALID_SHARE': f'{result.valid_share:.6f}', 'MASKED_SHARE': f'{result.masked_share:.6f}'}
+    if result.nonfinite_pixels:
+        tags['NONFINITE_PIXELS'] = str(result.nonfinite_pixels)
     mask_notes = [n for n in result.notes if n.startswith('mask:')]
     if mask_notes:
         tags['QUALITY_MASK'] = mask_notes[-1][len('mask:'):].strip()
@@ -552,7 +582,7 @@ def write_sidecar(path: Path, result: MappingResult, source: SceneSource, inputs
         'options': options or {},
         'windows': result.windows, 'skipped_windows': result.skipped_windows,
         'total_pixels': result.total_pixels, 'valid_pixels': result.valid_pixels,
-        'masked_pixels': result.masked_pixels,
+        'masked_pixels': result.masked_pixels, 'nonfinite_pixels': result.nonfinite_pixels,
         'valid_share': round(result.valid_share, 6), 'masked_share': round(result.masked_share, 6),
         'seconds': round(result.timings.get('total', result.seconds), 3),
         'timings': {k: round(v, 3) for k, v in result.timings.items()},
@@ -562,6 +592,11 @@ def write_sidecar(path: Path, result: MappingResult, source: SceneSource, inputs
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2, default=str) + '\n', encoding='utf-8')
     return path
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """``value`` for a JSON record: NaN and infinities (not JSON numbers) as the strings 'nan', 'inf'."""
+    return value if value is None or np.isfinite(value) else str(value)
 
 
 def _remove_side_files(*paths: Path | None) -> None:
@@ -598,6 +633,9 @@ def describe(result: MappingResult) -> str:
              f'{result.megapixels_per_second:.2f} output Mpx/s',
              f'valid: {100 * result.valid_share:.1f}% of the map; masked by the quality mask: '
              f'{100 * result.masked_share:.1f}% of the pixels with data']
+    if result.nonfinite_pixels:
+        share = result.nonfinite_pixels / max(result.total_pixels, 1)
+        lines.append(f'NaN/Inf input: {result.nonfinite_pixels} map pixels ({100 * share:.1f}%), left as nodata')
     if result.timings:
         lines.append('time: ' + ', '.join(f'{k} {v:.1f} s' for k, v in result.timings.items() if k != 'total')
                      + ' (reading and the forward passes of the workers overlap)')

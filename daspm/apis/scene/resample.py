@@ -8,6 +8,8 @@ separable weight matrices with cv2's kernels and coordinates (equal to float rou
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 from rasterio.windows import Window
@@ -15,6 +17,7 @@ from tqdm import tqdm
 
 from ...datasets.transforms.subpixel import INTERPOLATIONS
 from ...utils.errors import DaspmInputError
+from ...utils.raster import nonfinite_mask
 from .grid import OutputGrid
 from .inputs import SceneSource
 from .spec import InputSpec
@@ -38,12 +41,26 @@ def scale_raw(data: np.ndarray, nodata: np.ndarray, spec: InputSpec, dtype: str,
     return img
 
 
+def read_scaled(source: SceneSource, window: Window, spec: InputSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scaled input (bands, h, w) of a scene window, its nodata mask and its non-finite pixels.
+
+    Pixels with a NaN/Inf band are nodata too (scale_raw fills them, so no NaN reaches the model or
+    the resampling kernels); ``nonfinite`` keeps those the source did not already call nodata
+    (``--nodata nan`` makes NaN ordinary nodata), for the count in the map's record.
+    """
+    data, nodata = source.read(window)
+    nonfinite = nonfinite_mask(data) & ~nodata
+    nodata = nodata | nonfinite
+    return scale_raw(data, nodata, spec, source.dtype, source.harmonised), nodata, nonfinite
+
+
 def value_range(source: SceneSource, spec: InputSpec, aoi: Window,
                 progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per-band min and max of the scaled input that mapping ``aoi`` reads: SubPixelResample's clip range.
 
     The AOI is widened by the kernel margin (inside the scene): pixels at its edge are
     interpolated from real neighbours, so they must not be clipped to the AOI's own range.
+    Only pixels with data count (subpixel.valid_range); without any, the range is 0..0.
     For the whole scene this is exactly the range SubPixelResample uses.
     """
     low = np.full(source.count, np.inf, np.float32)
@@ -54,10 +71,14 @@ def value_range(source: SceneSource, spec: InputSpec, aoi: Window,
     blocks = [(r, c) for r in range(r0, r1, _RANGE_BLOCK) for c in range(c0, c1, _RANGE_BLOCK)]
     for r, c in tqdm(blocks, desc='value range', unit='block', disable=not progress or len(blocks) < 4, leave=False):
         h, w = min(_RANGE_BLOCK, r1 - r), min(_RANGE_BLOCK, c1 - c)
-        data, nodata = source.read(Window(c, r, w, h))
-        img = scale_raw(data, nodata, spec, source.dtype, source.harmonised).reshape(source.count, -1)
-        low = np.minimum(low, img.min(axis=1))
-        high = np.maximum(high, img.max(axis=1))
+        img, nodata, _ = read_scaled(source, Window(c, r, w, h), spec)
+        if nodata.all():
+            continue
+        pixels = img[:, ~nodata]
+        low = np.minimum(low, pixels.min(axis=1))
+        high = np.maximum(high, pixels.max(axis=1))
+    empty = low > high
+    low[empty] = high[empty] = 0.0
     return low, high
 
 
@@ -116,6 +137,15 @@ def _tap_matrix(idx: np.ndarray, weights: np.ndarray, lo: int, hi: int) -> np.nd
     return matrix
 
 
+class WindowRead(NamedTuple):
+    """A window of model input on the output grid and its (h, w) masks."""
+
+    img: np.ndarray               # (bands, h, w) float32 model input (nodata input filled with 0 before resampling)
+    nodata: np.ndarray            # no input value: nodata of the source, or a band NaN/Inf
+    excluded: np.ndarray | None   # left out by a quality mask (clouds...); None without one
+    nonfinite: np.ndarray         # the part of ``nodata`` that is NaN/Inf input
+
+
 class FineWindowReader:
     """Read (bands, h, w) model input and the nodata mask for windows of an output grid."""
 
@@ -128,21 +158,20 @@ class FineWindowReader:
 
     def read(self, y: int, x: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         """Model input (bands, h, w) float32 and nodata mask (h, w) of output rows y..y+h, columns x..x+w."""
-        img, nodata, _ = self.read_window(y, x, h, w)
-        return img, nodata
+        window = self.read_window(y, x, h, w)
+        return window.img, window.nodata
 
-    def read_window(self, y: int, x: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Model input, nodata mask and the quality-mask exclusion (h, w) (None without a mask) of a window.
+    def read_window(self, y: int, x: int, h: int, w: int) -> WindowRead:
+        """Model input and masks of output rows y..y+h, columns x..x+w.
 
-        Both masks follow the input pixel each output pixel lies in (nearest), as the nodata mask
+        The masks follow the input pixel each output pixel lies in (nearest), as the nodata mask
         of SubPixelResample does.
         """
         if not self.resampled:
             aoi = self.grid.aoi
             window = Window(aoi.col_off + x, aoi.row_off + y, w, h)
-            data, nodata = self.source.read(window)
-            return (scale_raw(data, nodata, self.spec, self.source.dtype, self.source.harmonised), nodata,
-                    self.source.read_exclusion(window))
+            img, nodata, nonfinite = read_scaled(self.source, window, self.spec)
+            return WindowRead(img, nodata, self.source.read_exclusion(window), nonfinite)
         if self.grid.integer_factor:
             return self._read_integer(y, x, h, w, self.grid.integer_factor)
         return self._read_general(y, x, h, w)
@@ -153,16 +182,15 @@ class FineWindowReader:
             return img
         return np.clip(img, self.clip_range[0], self.clip_range[1]).astype(np.float32, copy=False)
 
-    def _read_integer(self, y: int, x: int, h: int, w: int,
-                      k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _read_integer(self, y: int, x: int, h: int, w: int, k: int) -> WindowRead:
         aoi, src = self.grid.aoi, self.source
         fy, fx = int(aoi.row_off) * k + y, int(aoi.col_off) * k + x   # scene fine coordinates
         r0, c0 = max(fy // k - _MARGIN, 0), max(fx // k - _MARGIN, 0)
         r1 = min(-(-(fy + h) // k) + _MARGIN, src.height)
         c1 = min(-(-(fx + w) // k) + _MARGIN, src.width)
         window = Window(c0, r0, c1 - c0, r1 - r0)
-        data, nodata = src.read(window)
-        img = np.ascontiguousarray(scale_raw(data, nodata, self.spec, src.dtype, src.harmonised).transpose(1, 2, 0))
+        img, nodata, nonfinite = read_scaled(src, window, self.spec)
+        img = np.ascontiguousarray(img.transpose(1, 2, 0))
         fine = cv2.resize(img, ((c1 - c0) * k, (r1 - r0) * k), interpolation=INTERPOLATIONS[self.interpolation])
         if fine.ndim == 2:
             fine = fine[..., None]
@@ -176,20 +204,21 @@ class FineWindowReader:
             return mask[off_r:off_r + h, off_c:off_c + w]
 
         excluded = src.read_exclusion(window)
-        return (np.ascontiguousarray(out), upsample(nodata),
-                None if excluded is None else upsample(excluded))
+        return WindowRead(np.ascontiguousarray(out), upsample(nodata),
+                          None if excluded is None else upsample(excluded), upsample(nonfinite))
 
-    def _read_general(self, y: int, x: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _read_general(self, y: int, x: int, h: int, w: int) -> WindowRead:
         aoi, src, grid = self.grid.aoi, self.source, self.grid
         iy, wy, ny = axis_taps(src.height, int(aoi.row_off), int(aoi.height), grid.height, y, y + h, self.interpolation)
         ix, wx, nx = axis_taps(src.width, int(aoi.col_off), int(aoi.width), grid.width, x, x + w, self.interpolation)
         r0, r1 = int(min(iy.min(), ny.min())), int(max(iy.max(), ny.max())) + 1
         c0, c1 = int(min(ix.min(), nx.min())), int(max(ix.max(), nx.max())) + 1
         window = Window(c0, r0, c1 - c0, r1 - r0)
-        data, nodata = src.read(window)
-        img = scale_raw(data, nodata, self.spec, src.dtype, src.harmonised).astype(np.float64)
+        img, nodata, nonfinite = read_scaled(src, window, self.spec)
+        img = img.astype(np.float64)
         out = _tap_matrix(iy, wy, r0, r1) @ img @ _tap_matrix(ix, wx, c0, c1).T
         out = self._clip(out.astype(np.float32).transpose(1, 2, 0)).transpose(2, 0, 1)
         excluded = src.read_exclusion(window)
         nearest = np.ix_(ny - r0, nx - c0)
-        return np.ascontiguousarray(out), nodata[nearest], None if excluded is None else excluded[nearest]
+        return WindowRead(np.ascontiguousarray(out), nodata[nearest], None if excluded is None else excluded[nearest],
+                          nonfinite[nearest])

@@ -14,7 +14,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from ...classes import IGNORE_INDEX
 from ...utils.errors import DaspmInputError
-from ...utils.raster import ground_sample_distance, open_raster
+from ...utils.raster import ground_sample_distance, nonfinite_mask, open_raster
 
 # Scale used by scale='auto': the value that maps to 1.0. uint16 follows the Sentinel-2
 # convention (reflectance x 10000); other integer types use their full range.
@@ -59,6 +59,10 @@ def resolve_band_indexes(bands: Sequence[int | str] | None, descriptions: Sequen
 @TRANSFORMS.register_module()
 class LoadGeoTiff(BaseTransform):
     """Read ``img_path`` with rasterio: select/order bands, scale to float, keep CRS/transform/GSD.
+
+    Nodata pixels (every band masked, or any band NaN/Inf) are set to 0 and listed in
+    ``img_nodata_mask``; LoadGeoTiffAnnotations sets the label to ignore there. A file with no
+    finite pixel at all is refused.
 
     Args:
         bands: 1-based band indexes or band names (matched against band descriptions); None = all.
@@ -111,7 +115,15 @@ class LoadGeoTiff(BaseTransform):
                 transform = src.transform
                 descriptions = [src.descriptions[i - 1] or f'band {i}' for i in indexes]
         img = (masked.data.astype(np.float32) + self.offset) / self.scale_for(dtype)
+        # NaN/Inf (float tiles, or values beyond float32) are nodata: filled below, so the network
+        # never sees them, and ignored in the label (apply_image_nodata_to_label)
+        nonfinite = nonfinite_mask(img)
+        if nonfinite.all():
+            raise DaspmInputError(
+                f'{path}: every pixel is NaN or infinite in the bands {descriptions}; re-export the image '
+                'with finite values (nodata as a nodata value), or remove it from the dataset')
         nodata = np.ma.getmaskarray(masked).all(axis=0)
+        nodata |= nonfinite
         if nodata.any():
             img[:, nodata] = 0.0
             results['img_nodata_mask'] = nodata

@@ -25,12 +25,25 @@ def subpixel_factor(in_gsd: float, out_gsd: float) -> float:
     return factor
 
 
+def valid_range(img: np.ndarray, nodata: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band min and max of an (H, W, C) image over its pixels with data (all pixels if none has).
+
+    Nodata pixels hold a fill value (0), not a reflectance: counted, they would widen the clip range
+    and a nodata block would change the pixels far from it.
+    """
+    pixels = img.reshape(-1, img.shape[-1])
+    if nodata is not None and nodata.shape == img.shape[:2] and not nodata.all():
+        pixels = pixels[~nodata.ravel()]
+    return pixels.min(axis=0), pixels.max(axis=0)
+
+
 @TRANSFORMS.register_module()
 class SubPixelResample(BaseTransform):
     """Resample ``img`` from its GSD (from the file, or LoadGeoTiff's nominal_gsd) to ``out_gsd``.
 
-    Images use ``interpolation`` (bicubic by default, clipped to the input's range so cubic
-    overshoot does not invent reflectances); labels on a coarser grid use nearest neighbour.
+    Images use ``interpolation`` (bicubic by default, clipped to the range of the input's pixels
+    with data so cubic overshoot does not invent reflectances); labels on a coarser grid use
+    nearest neighbour.
     The geotransform is updated so a prediction on the fine grid keeps the input's bounds.
     """
 
@@ -56,8 +69,7 @@ class SubPixelResample(BaseTransform):
                                  interpolation=INTERPOLATIONS[self.interpolation])
             if resized.ndim == 2:
                 resized = resized[..., None]
-            low = img.reshape(-1, img.shape[-1]).min(axis=0)
-            high = img.reshape(-1, img.shape[-1]).max(axis=0)
+            low, high = valid_range(img, results.get('img_nodata_mask'))
             results['img'] = np.clip(resized, low, high).astype(img.dtype, copy=False)
             if 'img_nodata_mask' in results:
                 results['img_nodata_mask'] = cv2.resize(
