@@ -60,6 +60,9 @@ T_DEFER = 'tests/test_deferred_runtime_info.py'
 T_FUSED = 'tests/test_fused_attention.py'
 T_S2F = 'tests/test_sentinel2_format.py'
 T_NF = 'tests/test_nonfinite_input.py'
+_S2_SAT = f'{T_S2F}::test_saturated_dn_of_one_band_makes_its_pixels_nodata'
+_S2_SAT_META = f'{T_S2F}::test_saturated_value_is_the_metadatas'
+_S2_SAT_DEFAULT = f'{T_S2F}::test_saturated_value_defaults_to_65535_without_metadata'
 
 _PL = 'daspm/models/uda/pseudo_label.py'
 _CM = 'daspm/models/uda/class_mix.py'
@@ -223,10 +226,15 @@ MUTATIONS: list[Mutation] = [
     M('s2-default-mask-without-cloud-shadow', _S2, 'DEFAULT_MASK_CLASSES = (0, 1, 3, 8, 9, 10, 11)', 'DEFAULT_MASK_CLASSES = (0, 1, 8, 9, 10, 11)', 'cloud shadows left in the map by default', [T_S2F]),
     M('s2-product-nodata-ignored', _INPUTS, 'nodata=product.nodata if nodata is None else nodata,', 'nodata=nodata,', "the product's NODATA value (DN 0) reaches the mapper as reflectance", [T_S2F]),
     M('s2-nodata-only-in-every-band', _INPUTS, 'exclusion=exclusion, notes=notes, nodata_in_any_band=True)', 'exclusion=exclusion, notes=notes, nodata_in_any_band=False)', 'a product pixel with DN 0 in one band (e.g. a 20 m band at the swath edge) kept as data', [T_S2F]),
-    M('s2-nodata-harmonised', _INPUTS, '    if offset and nodata.any():\n        band[nodata] = 0.0\n', '', 'no-data DN 0 offset to -1000 and interpolated into the valid pixels beside it', [T_S2F]),
+    M('s2-nodata-harmonised', _INPUTS, '    if nodata.any():\n        band[nodata] = 0.0\n', '', 'no-data DN 0 offset to -1000 and interpolated into the valid pixels beside it', [T_S2F]),
     M('s2-mask-window-start-snapped', _S2, 'rows, cols = slice(r0 - cr0 * k, r0 - cr0 * k + h), slice(c0 - cc0 * k, c0 - cc0 * k + w)', 'rows, cols = slice(0, h), slice(0, w)', 'a window starting inside a coarse mask pixel read as if it started at that pixel', [T_S2F]),
     M('s2-mask-window-end-floored', _S2, 'cr1, cc1 = min(-(-(r0 + h) // k), src.height), min(-(-(c0 + w) // k), src.width)', 'cr1, cc1 = min((r0 + h) // k, src.height), min((c0 + w) // k, src.width)', 'the coarse mask pixel a window ends inside is not read (the previous one repeated)', [T_S2F]),
     M('s2-l1c-cirrus-layer-for-snow', _S2, "2: ('cirrus', (10,)), 3: ('snow and ice', (11,))", "2: ('cirrus', (11,)), 3: ('snow and ice', (10,))", 'L1C cloud-mask cirrus and snow layers stand for the wrong SCL classes', [T_S2F]),
+    M('s2-saturated-ignored', _INPUTS, 'saturated=product.saturated,', 'saturated=None,', "the product's SATURATED value (DN 65535) reaches the model as reflectance 6.45", [_S2_SAT]),
+    M('s2-saturated-metadata-ignored', _S2, '        if text in special:\n', "        if text == 'NODATA':\n", "the metadata's SATURATED value not read: 65535 taken whatever the product says", [_S2_SAT_META]),
+    M('s2-saturated-default-lost', _S2, "DEFAULT_SPECIAL_VALUES = {'NODATA': 0.0, 'SATURATED': 65535.0}", "DEFAULT_SPECIAL_VALUES = {'NODATA': 0.0, 'SATURATED': 0.0}", 'a metadata without SATURATED leaves DN 65535 as data', [_S2_SAT_DEFAULT]),
+    M('s2-saturated-20m-band-ignored', _INPUTS, 'Window(cc0, cr0, cc1 - cc0, cr1 - cr0), self.nodata, self.saturated)', 'Window(cc0, cr0, cc1 - cc0, cr1 - cr0), self.nodata)', 'a saturated pixel of a 20 m / 60 m band kept as data and interpolated into its neighbours', [_S2_SAT]),
+    M('s2-saturated-zeroed-only-with-offset', _INPUTS, '    if nodata.any():\n        band[nodata] = 0.0\n', '    if offset and nodata.any():\n        band[nodata] = 0.0\n', 'without band offsets (baseline < 04.00) DN 65535 of a coarse band bleeds into the valid pixels beside it', [_S2_SAT]),
     M('rcs-worker-seed-ignored', _UDA, 'entropy = [self.seed & 0xFFFFFFFF, torch.initial_seed(),\n                       info.seed if info is not None else 0, _rank()]', 'entropy = [self.seed & 0xFFFFFFFF, 0,\n                       0, _rank()]', 'every DataLoader worker (and epoch) draws the same RCS stream', [_RCS_WORKERS]),
     M('rcs-epoch-seed-ignored', _UDA, 'info.seed if info is not None else 0, _rank()]', '0, _rank()]', "the loader's per-iterator worker seed not mixed in: new workers replay the last epoch's RCS draws", [_RCS_WORKERS]),
     M('rcs-generator-inherited-through-fork', _UDA, 'if self._rng is None or self._rng_pid != pid:', 'if self._rng is None:', "forked workers keep the main process's generator: identical RCS streams", [_RCS_WORKERS]),

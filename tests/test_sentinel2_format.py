@@ -6,6 +6,9 @@ Every expected value here comes from the format, not from the reader's output:
   (-1000) present from processing baseline 04.00, the quantification value read from the
   metadata (5000 and 20000 here, not only ESA's 10000); the reader hands reflectance x 10000 on;
 * DN 0 is the NODATA special value: such pixels are no data in the map, never reflectance;
+* DN 65535 is the SATURATED special value (``Special_Values`` of the metadata gives both): a
+  saturated band holds no measurement either, so such pixels are no data too, in L1C and L2A,
+  with or without the scene classification;
 * the L2A scene classification (SCL): 0 no data, 1 saturated or defective, 2 dark area /
   topographic (cast) shadow, 3 cloud shadow, 4 vegetation, 5 not vegetated, 6 water,
   7 unclassified, 8 cloud medium probability, 9 cloud high probability, 10 thin cirrus,
@@ -54,8 +57,9 @@ def _jp2(path: Path, data: np.ndarray, res: int) -> None:
         dst.write(bands)
 
 
-def _metadata(level: str, baseline: str, quantification: int, bands: list[str]) -> str:
-    """The elements of MTD_MSIL1C.xml / MTD_MSIL2A.xml that carry the radiometry (ESA's names and nesting)."""
+def _metadata(level: str, baseline: str, quantification: int, bands: list[str], saturated: int | None = 65535) -> str:
+    """The elements of MTD_MSIL1C.xml / MTD_MSIL2A.xml that carry the radiometry (ESA's names and nesting);
+    ``saturated``: the SATURATED special value (None: no such element)."""
     if level == 'L1C':
         quant = f'<QUANTIFICATION_VALUE unit="none">{quantification}</QUANTIFICATION_VALUE>'
         offsets = ''.join(f'<RADIO_ADD_OFFSET band_id="{BAND_IDS[b]}">-1000</RADIO_ADD_OFFSET>' for b in bands)
@@ -72,16 +76,19 @@ def _metadata(level: str, baseline: str, quantification: int, bands: list[str]) 
             f'PSD/User_Product_Level-{level[1:]}.xsd"><n1:General_Info><Product_Info>'
             f'<PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE></Product_Info><Product_Image_Characteristics>'
             '<Special_Values><SPECIAL_VALUE_TEXT>NODATA</SPECIAL_VALUE_TEXT><SPECIAL_VALUE_INDEX>0'
-            '</SPECIAL_VALUE_INDEX></Special_Values><Special_Values><SPECIAL_VALUE_TEXT>SATURATED'
-            '</SPECIAL_VALUE_TEXT><SPECIAL_VALUE_INDEX>65535</SPECIAL_VALUE_INDEX></Special_Values>'
+            '</SPECIAL_VALUE_INDEX></Special_Values>'
+            + ('' if saturated is None else '<Special_Values><SPECIAL_VALUE_TEXT>SATURATED</SPECIAL_VALUE_TEXT>'
+               f'<SPECIAL_VALUE_INDEX>{saturated}</SPECIAL_VALUE_INDEX></Special_Values>') +
             f'{quant}{offsets if baseline >= "04.00" else ""}<Spectral_Information_List>{spectral}'
             f'</Spectral_Information_List></Product_Image_Characteristics></n1:General_Info></n1:{product}>\n')
 
 
 def write_safe(root: Path, level: str, baseline: str, quantification: int, dns: dict[str, np.ndarray],
-               scl: np.ndarray | None = None, classi: np.ndarray | None = None) -> Path:
+               scl: np.ndarray | None = None, classi: np.ndarray | None = None,
+               saturated: int | None = 65535) -> Path:
     """A .SAFE folder: ``dns`` band -> uint16 DNs at the band's resolution (36 px: 10 m, 18: 20 m, 6: 60 m),
-    the L2A ``scl`` (20 m) or the L1C ``classi`` (3 x 6 x 6, MSK_CLASSI_B00 at 60 m)."""
+    the L2A ``scl`` (20 m) or the L1C ``classi`` (3 x 6 x 6, MSK_CLASSI_B00 at 60 m), and the metadata's
+    SATURATED value ``saturated``."""
     safe = root / f'S2B_MSI{level}_{SENSING}_N{baseline.replace(".", "")}_R122_{TILE}_20230601T120000.SAFE'
     img = safe / 'GRANULE' / f'{level}_{TILE}_A032700_{SENSING}' / 'IMG_DATA'
     for band, dn in dns.items():
@@ -95,7 +102,7 @@ def write_safe(root: Path, level: str, baseline: str, quantification: int, dns: 
         _jp2(img / 'R20m' / f'{TILE}_{SENSING}_SCL_20m.jp2', scl.astype(np.uint8), 20)
     if classi is not None:
         _jp2(img.parent / 'QI_DATA' / 'MSK_CLASSI_B00.jp2', classi.astype(np.uint8), 60)
-    (safe / f'MTD_MSI{level}.xml').write_text(_metadata(level, baseline, quantification, list(dns)))
+    (safe / f'MTD_MSI{level}.xml').write_text(_metadata(level, baseline, quantification, list(dns), saturated))
     return safe
 
 
@@ -216,6 +223,79 @@ def test_two_baselines_with_nodata_give_the_same_map(tmp_path):
     np.testing.assert_array_equal(maps[0].sink.class_map, maps[1].sink.class_map)
     np.testing.assert_allclose(maps[0].sink.confidence, maps[1].sink.confidence, atol=1e-6)
     assert (maps[0].sink.class_map == 255).sum() == (3 * SIZE + 6 * 16 - 0) * 25
+
+
+def _saturate(dns: dict[str, np.ndarray], value: int) -> np.ndarray:
+    """Set ``value`` in one 10 m pixel of B3 and one 20 m pixel of B11; the 10 m pixels it makes no data."""
+    dns['B3'][20, 3] = value
+    dns['B11'][3, 12] = value          # 20 m row 3, column 12: 10 m rows 6..7, columns 24..25
+    hole = np.zeros((SIZE, SIZE), bool)
+    hole[20, 3] = True
+    hole[6:8, 24:26] = True
+    return hole
+
+
+SATURATED_SPEC = input_spec(bands=['B4', 'B3', 'B11'], scale=3000.0, nominal_gsd=10.0, out_gsd=2.0)
+
+
+@pytest.mark.parametrize('level,baseline', [('L2A', '05.09'), ('L1C', '05.09'), ('L1C', '02.14')])
+def test_saturated_dn_of_one_band_makes_its_pixels_nodata(tmp_path, level, baseline):
+    """DN 65535 (SATURATED) in a 10 m or a 20 m band: no data, read exactly as DN 0 (NODATA) there would be.
+
+    Without any quality mask (--no-mask): in L2A the scene classification's class 1 is not what
+    keeps it out. The 20 m band is resampled bilinearly to 10 m; its saturated pixel must not
+    reach the valid pixels beside it, which get what they get beside a DN 0 pixel, with the
+    offset of baseline 05.09 (-1000) or without one (02.14).
+    """
+    offset = -1000 if baseline >= '04.00' else 0
+    reads = {}
+    for value in (65535, 0):
+        dns = {**rgb_dns(), 'B11': np.full((SIZE // 2, SIZE // 2), 3500)}
+        hole = _saturate(dns, value)
+        safe = write_safe(tmp_path / str(value), level, baseline, 10000, dns)
+        with open_scene([safe], SATURATED_SPEC, mask_classes=()) as source:
+            reads[value] = source.read(Window(0, 0, SIZE, SIZE))
+            if value == 65535:
+                assert source.product.saturated == 65535
+                result = map_scene(source, PixelModel(), SATURATED_SPEC, **MAP_KW)
+    raw, nodata = reads[65535]
+    np.testing.assert_array_equal(nodata, hole)
+    np.testing.assert_array_equal(raw, reads[0][0])
+    # far from the saturated 20 m pixel B11 is (3500 + offset); beside it a blend with 0, never above
+    assert raw[2][~hole].max() == 3500 + offset
+    far = np.ones((SIZE, SIZE), bool)
+    far[5:9, 23:27] = False
+    np.testing.assert_array_equal(raw[2][far], 3500 + offset)
+    fine_hole = hole.repeat(5, 0).repeat(5, 1)
+    np.testing.assert_array_equal(result.sink.class_map == 255, fine_hole)
+    assert result.valid_pixels == (~fine_hole).sum() == SIZE * SIZE * 25 - 5 * 25
+    assert result.masked_pixels == 0
+
+
+@pytest.mark.parametrize('level', ['L2A', 'L1C'])
+def test_saturated_value_is_the_metadatas(tmp_path, level):
+    """SATURATED 32767 in the metadata: DN 32767 is no data, DN 65535 a measurement like any other."""
+    dns = {**rgb_dns(), 'B11': np.full((SIZE // 2, SIZE // 2), 3500)}
+    hole = _saturate(dns, 32767)
+    dns['B4'][30, 30] = 65535
+    safe = write_safe(tmp_path, level, '05.09', 10000, dns, saturated=32767)
+    assert read_product(safe).saturated == 32767
+    with open_scene([safe], SATURATED_SPEC, mask_classes=()) as source:
+        raw, nodata = source.read(Window(0, 0, SIZE, SIZE))
+        assert any('32767 (SATURATED)' in note for note in source.notes)
+    np.testing.assert_array_equal(nodata, hole)
+    assert raw[0, 30, 30] == 65535 - 1000
+
+
+def test_saturated_value_defaults_to_65535_without_metadata(tmp_path):
+    """A metadata file without the SATURATED special value: the format's 65535."""
+    dns = {**rgb_dns(), 'B11': np.full((SIZE // 2, SIZE // 2), 3500)}
+    hole = _saturate(dns, 65535)
+    safe = write_safe(tmp_path, 'L1C', '04.00', 10000, dns, saturated=None)
+    assert read_product(safe).saturated == 65535
+    with open_scene([safe], SATURATED_SPEC, mask_classes=()) as source:
+        _, nodata = source.read(Window(0, 0, SIZE, SIZE))
+    np.testing.assert_array_equal(nodata, hole)
 
 
 # ------------------------------------------------------------------------------------- scene classification

@@ -124,10 +124,12 @@ def _as_path(path: Path | str) -> Path | str:
     return path if is_gdal_virtual(path) else Path(path)
 
 
-def _read_masked(src: rasterio.DatasetReader, indexes: list[int], window: Window,
-                 nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``indexes`` of a window as float32 with a per-band validity mask (True = no data)."""
-    all_valid = nodata is None and all(src.mask_flag_enums[i - 1] == [MaskFlags.all_valid] for i in indexes)
+def _read_masked(src: rasterio.DatasetReader, indexes: list[int], window: Window, nodata: float | None,
+                 saturated: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``indexes`` of a window as float32 with a per-band validity mask (True = no data: the
+    nodata value, the file's mask, or a product's ``saturated`` value)."""
+    all_valid = (nodata is None and saturated is None
+                 and all(src.mask_flag_enums[i - 1] == [MaskFlags.all_valid] for i in indexes))
     if all_valid:
         # no nodata value, mask or alpha: skip reading masks
         data = src.read(indexes, window=window, out_dtype='float32')
@@ -138,6 +140,8 @@ def _read_masked(src: rasterio.DatasetReader, indexes: list[int], window: Window
     if nodata is not None:
         # NaN equals nothing, itself included: --nodata nan has to be looked for as NaN
         band_mask = band_mask | (np.isnan(data) if np.isnan(nodata) else data == np.float32(nodata))
+    if saturated is not None:
+        band_mask = band_mask | (data == np.float32(saturated))
     return data, band_mask
 
 
@@ -183,13 +187,15 @@ class BandFilesSource(SceneSource):
     ``exclusion`` (a callable (transform, crs, shape) -> (sentinel2.QualityMask | None, note),
     called with the reference grid) marks the pixels a quality layer leaves out.
     ``nodata_in_any_band``: a pixel is no data where any band is (a product's NODATA value means
-    the band has no measurement there) instead of where every band is.
+    the band has no measurement there) instead of where every band is. ``saturated``: a product's
+    SATURATED value, no data like ``nodata`` (and, harmonised, 0 before resampling as well).
     """
 
     def __init__(self, files: dict[str, Path | str], spec: InputSpec, nodata: float | None = None,
                  band_resampling: str = 'bilinear', label: str | None = None,
                  radiometry: dict[str, tuple[float, float]] | None = None, exclusion=None,
-                 notes: Sequence[str] = (), nodata_in_any_band: bool = False) -> None:
+                 notes: Sequence[str] = (), nodata_in_any_band: bool = False,
+                 saturated: float | None = None) -> None:
         if band_resampling not in _BAND_RESAMPLING:
             raise ValueError(f'band_resampling must be one of {sorted(_BAND_RESAMPLING)}, got {band_resampling!r}')
         names = sorted(files, key=_band_sort_key)
@@ -199,9 +205,11 @@ class BandFilesSource(SceneSource):
         self.files = [_as_path(files[n]) for n in self.band_names]
         self.nodata = nodata
         self.nodata_in_any_band = nodata_in_any_band
+        self.saturated = saturated
         self.interpolation = _BAND_RESAMPLING[band_resampling]
         self.harmonised = radiometry is not None
-        self._radiometry = [(radiometry or {}).get(n, (0.0, 1.0)) for n in self.band_names]
+        # None: plain band files, whose values go on as they are
+        self._radiometry = [None if radiometry is None else radiometry.get(n, (0.0, 1.0)) for n in self.band_names]
         self.notes = list(notes)
         self._exclusion = None
         self._stack = ExitStack()
@@ -247,7 +255,7 @@ class BandFilesSource(SceneSource):
         nodata = np.full((h, w), not self.nodata_in_any_band)
         for i, (src, k, radiometry) in enumerate(zip(self._bands, self.factors, self._radiometry)):
             if k == 1:
-                band, mask = _read_masked(src, [1], window, self.nodata)
+                band, mask = _read_masked(src, [1], window, self.nodata, self.saturated)
                 data[i], mask = _harmonise(band[0], radiometry, mask[0]), mask[0]
             else:
                 data[i], mask = self._read_coarse(src, k, window, radiometry)
@@ -264,14 +272,14 @@ class BandFilesSource(SceneSource):
         return None if self._exclusion is None else self._exclusion.read(window)
 
     def _read_coarse(self, src, k: int, window: Window,
-                     radiometry: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+                     radiometry: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """A window of a band k times coarser, resampled xk exactly as the whole band would be."""
         r0, c0 = int(window.row_off), int(window.col_off)
         r1, c1 = r0 + int(window.height), c0 + int(window.width)
         # read whole coarse pixels with a margin for the kernel; band edges clamp as in cv2.resize
         cr0, cc0 = max(r0 // k - 2, 0), max(c0 // k - 2, 0)
         cr1, cc1 = min(-(-r1 // k) + 2, src.height), min(-(-c1 // k) + 2, src.width)
-        band, mask = _read_masked(src, [1], Window(cc0, cr0, cc1 - cc0, cr1 - cr0), self.nodata)
+        band, mask = _read_masked(src, [1], Window(cc0, cr0, cc1 - cc0, cr1 - cr0), self.nodata, self.saturated)
         # harmonised before resampling, so that products of two baselines give the very same values
         fine = cv2.resize(_harmonise(band[0], radiometry, mask[0]), ((cc1 - cc0) * k, (cr1 - cr0) * k),
                           interpolation=self.interpolation)
@@ -284,18 +292,22 @@ class BandFilesSource(SceneSource):
         self._stack.close()
 
 
-def _harmonise(band: np.ndarray, radiometry: tuple[float, float], nodata: np.ndarray) -> np.ndarray:
-    """(raw + offset) * gain in place (float32): a product's DNs as reflectance x 10000 without offset.
+def _harmonise(band: np.ndarray, radiometry: tuple[float, float] | None, nodata: np.ndarray) -> np.ndarray:
+    """(raw + offset) * gain in place (float32): a product's DNs as reflectance x 10000 without offset
+    (``radiometry`` None: plain band files, returned as they are).
 
-    No-data pixels stay 0, not offset * gain: a coarse band is interpolated across them, and
-    -1000 there would reach the valid pixels beside them (differently for two baselines).
+    No-data pixels (NODATA, SATURATED) become 0, not offset * gain or 65535 * gain: a coarse band
+    is interpolated across them, and -1000 or 6.5 reflectance there would reach the valid pixels
+    beside them (-1000 differently for two baselines).
     """
+    if radiometry is None:
+        return band
     offset, gain = radiometry
     if offset:
         band += np.float32(offset)
     if gain != 1.0:
         band *= np.float32(gain)
-    if offset and nodata.any():
+    if nodata.any():
         band[nodata] = 0.0
     return band
 
@@ -412,7 +424,8 @@ def open_product(path: Path, spec: InputSpec, nodata: float | None = None, band_
                  mask_classes: Sequence[int] | None = DEFAULT_MASK_CLASSES) -> BandFilesSource:
     """A Sentinel-2 L1C/L2A product as a band-files source: native-resolution bands, harmonised
     radiometry (offsets and quantification of the metadata), the product's nodata value (unless
-    ``nodata`` is given; no data in any band makes the pixel no data) and its quality mask."""
+    ``nodata`` is given) and saturated value (no data in any band makes the pixel no data) and its
+    quality mask."""
     product = read_product(path)
     wanted = [normalize_band_name(b) for b in (spec.bands or []) if isinstance(b, str)]
     missing = [b for b in wanted if b not in product.bands]
@@ -431,7 +444,10 @@ def open_product(path: Path, spec: InputSpec, nodata: float | None = None, band_
     radiometry = {band: product.radiometry(band) for band in product.bands}
     source = BandFilesSource(product.bands, spec, nodata=product.nodata if nodata is None else nodata,
                              band_resampling=band_resampling, label=str(path), radiometry=radiometry,
+                             saturated=product.saturated,
                              exclusion=exclusion, notes=notes, nodata_in_any_band=True)
+    source.notes.append(f'no data where any band holds {source.nodata:g} (NODATA) or {product.saturated:g} '
+                        '(SATURATED)')
     source.product = product
     return source
 

@@ -2,7 +2,8 @@
 
 The product's metadata (``MTD_MSIL1C.xml`` / ``MTD_MSIL2A.xml``) gives the level, the processing
 baseline, the quantification value and, from baseline 04.00 on, an offset per band
-(``RADIO_ADD_OFFSET`` / ``BOA_ADD_OFFSET``): reflectance = (DN + offset) / quantification. The band
+(``RADIO_ADD_OFFSET`` / ``BOA_ADD_OFFSET``): reflectance = (DN + offset) / quantification. Its
+``Special_Values`` name the DNs that are no measurement: NODATA (0) and SATURATED (65535). The band
 files are JPEG 2000 under ``GRANULE/*/IMG_DATA`` (L2A: ``R10m/T32TQM_20220101T101431_B04_10m.jp2``,
 L1C: ``T32TQM_20220101T101431_B04.jp2``); each band is taken at its native (finest) resolution.
 A zip is read in place through GDAL's ``/vsizip/``.
@@ -47,6 +48,8 @@ DEFAULT_MASK_CLASSES = (0, 1, 3, 8, 9, 10, 11)
 # L1C MSK_CLASSI_B00 bands and the SCL classes they stand for (a class in the mask set selects the band)
 L1C_MASK_BANDS = {1: ('opaque clouds', (8, 9)), 2: ('cirrus', (10,)), 3: ('snow and ice', (11,))}
 TARGET_QUANTIFICATION = 10000.0  # products without offsets store reflectance x 10000
+# the format's special values, taken where the metadata does not list them
+DEFAULT_SPECIAL_VALUES = {'NODATA': 0.0, 'SATURATED': 65535.0}
 
 _BAND_FILE = re.compile(r'_(B\d{2}|B8A)(?:_(\d{2})m)?\.jp2$', re.IGNORECASE)
 _SCL_FILE = re.compile(r'_SCL_(\d{2})m\.jp2$', re.IGNORECASE)
@@ -63,6 +66,7 @@ class Sentinel2Product:
     quantification: float               # DN per unit reflectance (10000)
     offsets: dict[str, float]           # band name -> added to the DN before dividing (-1000 from 04.00)
     nodata: float | None                # the NODATA special value of the band files (0)
+    saturated: float | None             # the SATURATED special value (65535): no measurement either
     bands: dict[str, str]               # band name ('B4') -> file (a GDAL path) at its native resolution
     scl: str | None = None              # L2A scene classification (20 m)
     cloud_mask: str | None = None       # L1C MSK_CLASSI_B00.jp2 (baseline >= 04.00)
@@ -184,10 +188,11 @@ def read_product(path: str | Path) -> Sentinel2Product:
                                       and int(band_id) < len(S2_BAND_IDS) else None)
         if name:
             offsets[name] = float(element.text)
-    nodata = 0.0
-    for special in _texts(root, 'Special_Values'):
-        if (_first_text(special, 'SPECIAL_VALUE_TEXT') or '').upper() == 'NODATA':
-            nodata = float(_first_text(special, 'SPECIAL_VALUE_INDEX') or 0)
+    special = dict(DEFAULT_SPECIAL_VALUES)
+    for element in _texts(root, 'Special_Values'):
+        text = (_first_text(element, 'SPECIAL_VALUE_TEXT') or '').upper()
+        if text in special:
+            special[text] = float(_first_text(element, 'SPECIAL_VALUE_INDEX') or special[text])
     bands, granules = _band_files(listing, level)
     if len(granules) > 1:
         raise DaspmInputError(
@@ -210,8 +215,9 @@ def read_product(path: str | Path) -> Sentinel2Product:
         cloud = listing.gdal_path(raster[0]) if raster else None
         gml = listing.gdal_path(vector[0]) if vector else None
     return Sentinel2Product(path=path, level=level, baseline=baseline, quantification=float(quant_text),
-                            offsets=offsets, nodata=nodata, bands=bands, scl=scl, cloud_mask=cloud,
-                            gml_cloud_mask=gml, metadata_file=listing.gdal_path(metadata_file), notes=notes)
+                            offsets=offsets, nodata=special['NODATA'], saturated=special['SATURATED'], bands=bands,
+                            scl=scl, cloud_mask=cloud, gml_cloud_mask=gml,
+                            metadata_file=listing.gdal_path(metadata_file), notes=notes)
 
 
 def _band_files(listing: _Listing, level: str) -> tuple[dict[str, str], set[str]]:
