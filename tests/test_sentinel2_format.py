@@ -330,6 +330,28 @@ def test_cloud_shadow_is_left_out_of_the_default_map(tmp_path):
     assert any('3 cloud shadows' in note for note in result.notes)
 
 
+def test_masked_pixels_count_only_pixels_with_data(tmp_path):
+    """``masked_pixels`` counts pixels with data that a quality mask left out, never no-data pixels.
+
+    A swath edge: DN 0 (NODATA) in every band where the scene classification says 0 (no data), a
+    mask class of the default, beside a cloud over pixels with data. Only the cloud is masked.
+    """
+    dns = rgb_dns()
+    for band in dns.values():
+        band[:, :6] = 0                 # 10 m columns 0-5: no data in every band
+    scl = np.full((SIZE // 2, SIZE // 2), 4)
+    scl[:, :3] = 0                      # the same columns at 20 m: SCL no data
+    scl[8:12, 10:14] = 9                # a cloud (high probability) over data
+    safe = write_safe(tmp_path, 'L2A', '05.09', 10000, dns, scl=scl)
+    with open_scene([safe], RGB) as source:
+        result = map_scene(source, PixelModel(), RGB, **MAP_KW)
+    cloud = (scl == 9).repeat(10, 0).repeat(10, 1)
+    edge = (scl == 0).repeat(10, 0).repeat(10, 1)
+    np.testing.assert_array_equal(result.sink.class_map == 255, cloud | edge)
+    assert result.masked_pixels == cloud.sum() == 16 * 100
+    assert result.valid_pixels == (~(cloud | edge)).sum()
+
+
 def test_l1c_cloud_mask_layers_follow_the_default_classes(tmp_path):
     classi = np.zeros((3, 6, 6), np.uint8)
     classi[0, 1, 1] = classi[0, 4, 2] = 1        # opaque clouds (SCL 8/9)

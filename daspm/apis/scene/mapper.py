@@ -437,7 +437,9 @@ def _tracked(window: WindowRead, excluded: bool, nonfinite: bool) -> np.ndarray:
     """The blender's counting channels of a read window, float32 (n, h, w): exclusion, then non-finite."""
     planes = []
     if excluded:
-        planes.append(np.zeros(window.nodata.shape, bool) if window.excluded is None else window.excluded)
+        # a pixel without data has nothing for a quality mask to leave out (swath edges hold SCL 0 too)
+        planes.append(np.zeros(window.nodata.shape, bool) if window.excluded is None
+                      else window.excluded & ~window.nodata)
     if nonfinite:
         planes.append(window.nonfinite)
     return np.stack(planes).astype(np.float32)
