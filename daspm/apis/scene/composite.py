@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -185,23 +186,50 @@ def map_composite(sources: Sequence[SceneSource], predictor, spec: InputSpec, si
     blender = StreamingBlender(plan, predictor.num_classes, sink, sink.wants_confidence, track_excluded=True,
                                device=device)
     counter = ClearCounter(plan, count_sink, len(sources))
-    skipped = 0
     order = [(iy, ix) for iy in range(len(plan.ys)) for ix in range(len(plan.xs))]
-    for iy, ix in tqdm(order, desc=f'composite of {len(sources)} dates', unit='win', disable=not progress):
+
+    timings = dict(read=0.0, forward=0.0, blend=0.0)   # read and forward overlap (threads)
+
+    def read(iy: int, ix: int) -> list:
+        t0 = time.perf_counter()
         windows = []
         for reader, source in zip(readers, sources):
             with _reading(source.label):
                 windows.append(reader.read_window(plan.ys[iy], plan.xs[ix], plan.win_h, plan.win_w))
-        contribution, clear = _contribution(windows, predictor, weights, rule, device, amp)
-        skipped += int(not clear.any())
-        blender.add(iy, ix, contribution)
-        counter.add(iy, ix, clear)
+        timings['read'] += time.perf_counter() - t0
+        return windows
+
+    def predict(windows: list):
+        t0 = time.perf_counter()
+        try:
+            return _contribution(windows, predictor, weights, rule, device, amp)
+        finally:
+            timings['forward'] += time.perf_counter() - t0
+
+    skipped = 0
+    bar = tqdm(order, desc=f'composite of {len(sources)} dates', unit='win', disable=not progress)
+    # as in map_scene: the next window's reads (one GDAL thread) overlap this window's forward pass,
+    # which runs in a worker thread; windows are blended in order here. At most two windows per date
+    # are held at once.
+    with ThreadPoolExecutor(max_workers=1) as reads, ThreadPoolExecutor(max_workers=1) as passes:
+        future = reads.submit(read, *order[0])
+        for n, (iy, ix) in enumerate(bar):
+            windows = future.result()
+            if n + 1 < len(order):
+                future = reads.submit(read, *order[n + 1])
+            contribution, clear = passes.submit(predict, windows).result()
+            del windows
+            t0 = time.perf_counter()
+            skipped += int(not clear.any())
+            blender.add(iy, ix, contribution)
+            counter.add(iy, ix, clear)
+            timings['blend'] += time.perf_counter() - t0
     total = grid.height * grid.width
     notes = [f'date {n + 1}: {s.label}: clear on {100 * c / total:.1f}% of the map'
              for n, (s, c) in enumerate(zip(sources, counter.clear_pixels))]
     return CompositeResult(grid=grid, windows=len(order), skipped_windows=skipped, batches=len(order) - skipped,
                            seconds=time.perf_counter() - start, sink=sink, valid_pixels=blender.valid_pixels,
-                           masked_pixels=blender.masked_pixels, notes=notes, count_sink=count_sink,
+                           masked_pixels=blender.masked_pixels, notes=notes, timings=timings, count_sink=count_sink,
                            clear_pixels=counter.clear_pixels.tolist())
 
 
@@ -285,10 +313,11 @@ def composite_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
             sink.abort()
             count_sink.abort()
             raise
-        levels = len(overview_factors(grid))
+        levels, t_cog = len(overview_factors(grid)), time.perf_counter()
         for name, tmp in temps.items():
             convert_to_cog(streams[name], tmp, overview_resampling='MODE' if name in ('map', 'count') else 'AVERAGE',
                            overview_count=levels, blocksize=TILE)
+        result.timings['cog'] = time.perf_counter() - t_cog
         result.outputs.update(finals)
         result.dates = _date_records(inputs, sources, result.clear_pixels, result.total_pixels)
         result.timings['total'] = time.perf_counter() - t_start
