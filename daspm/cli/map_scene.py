@@ -243,8 +243,7 @@ def _map_composite(args: argparse.Namespace):
     cfg = load_config(args.config, args.cfg_options)
     spec = input_spec_from_config(cfg)
     options = _mapping_options(args, device)
-    for single_scene_only in ('batch_size', 'workers'):  # a composite batches the dates of each window
-        options.pop(single_scene_only)
+    options.pop('workers')  # one window at a time; --batch-size is the dates of a window per forward pass
     with contextlib.ExitStack() as stack:
         sources = open_dates(args.inputs, spec, stack, nodata=args.nodata, band_resampling=args.band_resampling,
                              mask_classes=options['mask_classes'])

@@ -1,7 +1,7 @@
 """Several dates of one tile, one map: each date predicted where it is clear, the probabilities combined.
 
     open_dates (one source per date; grid and bands checked before anything is written)
-      -> map_composite (window by window: read every date's window, one forward pass over the
+      -> map_composite (window by window: read every date's window, forward passes over the
          dates clear in it, their weighted probabilities summed -> the mapper's StreamingBlender;
          the number of clear dates -> ClearCounter)
       -> composite_to_files (COGs: map, count, side outputs; the sidecar lists every date)
@@ -14,8 +14,9 @@ other dates add exact zeros, so the composite equals that date's single-date map
 ``confidence``: each date's probabilities weighted by their maximum (the window's confidence),
 so a confident clear view outweighs a hazy one. Pixels clear on no date are nodata (255).
 
-Memory: the dates share one output grid, one window plan and one blender; each extra date adds
-one window of input, probabilities and mask at a time, never a strip or a whole date.
+Memory: the dates share one output grid, one window plan and one blender; the dates of a window go
+through the model one at a time (``batch_size``) and are summed as they come, so each extra date
+adds its window of input (two: one read ahead), never a strip, a whole date or a larger forward pass.
 Inputs must lie on one grid (one tile): different grids are refused, not resampled.
 """
 from __future__ import annotations
@@ -127,10 +128,12 @@ def _reading(label: str):
 
 
 def _contribution(windows: list, predictor, weights: torch.Tensor, rule: Rule, device: torch.device,
-                  amp: str | None) -> tuple[torch.Tensor | None, np.ndarray]:
+                  amp: str | None, batch_size: int = 1) -> tuple[torch.Tensor | None, np.ndarray]:
     """(K+2, h, w): the dates' weighted probabilities summed, their weight, and the pixels masked on every date.
 
     Also returns the (dates, h, w) clear masks. None when the window has neither clear nor masked pixels.
+    The clear dates go through the model ``batch_size`` at a time and are summed as they come, so
+    an extra date costs one window of input, not a larger forward pass.
     """
     clear = np.stack([~nodata if excluded is None else ~(nodata | excluded) for _, nodata, excluded in windows])
     has_data = ~np.logical_and.reduce([nodata for _, nodata, _ in windows])
@@ -142,31 +145,38 @@ def _contribution(windows: list, predictor, weights: torch.Tensor, rule: Rule, d
         out = torch.zeros((predictor.num_classes + 2, *masked.shape), dtype=torch.float32, device=device)
         out[-1] = masked
         return out, clear
+    summed = None
     with torch.inference_mode():
-        images = _stack_on(device, [windows[d][0] for d in live])
-        with _autocast(device, amp):
-            logits = predictor(images)
-        probs = torch.softmax(logits.float(), dim=1)
-        # the single-date mapper's weights (ramp x valid), so that one clear date gives its very map
-        w = weights * _stack_on(device, [clear[d] for d in live])
-        if rule == 'confidence':
-            w = w * probs.max(dim=1).values
-        w = w[:, None]
-        summed = torch.cat([probs * w, w], dim=1).sum(dim=0)
+        for start in range(0, len(live), batch_size):
+            dates = live[start:start + batch_size]
+            images = _stack_on(device, [windows[d][0] for d in dates])
+            with _autocast(device, amp):
+                logits = predictor(images)
+            probs = torch.softmax(logits.float(), dim=1)
+            # the single-date mapper's weights (ramp x valid), so that one clear date gives its very map
+            w = weights * _stack_on(device, [clear[d] for d in dates])
+            if rule == 'confidence':
+                w = w * probs.max(dim=1).values
+            w = w[:, None]
+            part = torch.cat([probs * w, w], dim=1).sum(dim=0)
+            summed = part if summed is None else summed + part
     return torch.cat([summed, masked[None]]), clear
 
 
 def map_composite(sources: Sequence[SceneSource], predictor, spec: InputSpec, sink=None, count_sink=None, *,
                   rule: Rule = 'mean', aoi: Window | None = None, grid: OutputGrid | None = None,
-                  window_size: int = 512, overlap: int = 128, amp: str | None = None,
+                  window_size: int = 512, overlap: int = 128, batch_size: int = 1, amp: str | None = None,
                   progress: bool = True) -> CompositeResult:
     """Map the dates of one tile into one composite: classes (+ side outputs) to ``sink``, counts to ``count_sink``.
 
-    ``result.notes`` lists each date's clear share of the map; ``result.sink`` / ``count_sink`` as given
+    ``batch_size``: dates of a window per forward pass (1 keeps the memory of an extra date at one
+    window). ``result.notes`` lists each date's clear share of the map; ``result.sink`` / ``count_sink`` as given
     (ArraySinks by default, holding the arrays).
     """
     if rule not in RULES:
         raise DaspmInputError(f'--composite-rule {rule}: choose one of {", ".join(RULES)}')
+    if batch_size < 1:
+        raise DaspmInputError(f'--batch-size {batch_size}: must be at least 1')
     predictor = as_predictor(predictor)
     device = predictor_device(predictor)
     first = sources[0]
@@ -202,7 +212,7 @@ def map_composite(sources: Sequence[SceneSource], predictor, spec: InputSpec, si
     def predict(windows: list):
         t0 = time.perf_counter()
         try:
-            return _contribution(windows, predictor, weights, rule, device, amp)
+            return _contribution(windows, predictor, weights, rule, device, amp, batch_size)
         finally:
             timings['forward'] += time.perf_counter() - t0
 
@@ -260,7 +270,7 @@ def composite_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
                        bbox: Sequence[float] | None = None, window: Sequence[int] | None = None,
                        nodata: float | None = None, band_resampling: str = 'bilinear',
                        mask_classes: Sequence[int] | None = DEFAULT_MASK_CLASSES, window_size: int = 512,
-                       overlap: int = 128, amp: str | None = None, progress: bool = True,
+                       overlap: int = 128, batch_size: int = 1, amp: str | None = None, progress: bool = True,
                        tags: dict[str, str] | None = None, info: dict | None = None) -> CompositeResult:
     """Map several dates of one tile to a composite COG, ``<out>_count.tif`` and optional side outputs.
 
@@ -304,7 +314,8 @@ def composite_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
         count_sink = GeoTiffSink(grid, streams['count'], counts, grey, tags=all_tags)
         try:
             result = map_composite(sources, predictor, spec, sink, count_sink, rule=rule, aoi=aoi, grid=grid,
-                                   window_size=window_size, overlap=overlap, amp=amp, progress=progress)
+                                   window_size=window_size, overlap=overlap, batch_size=batch_size, amp=amp,
+                                   progress=progress)
             sink.update_tags({'VALID_SHARE': f'{result.valid_share:.6f}',
                               'MASKED_SHARE': f'{result.masked_share:.6f}'})
             sink.close()
@@ -324,7 +335,8 @@ def composite_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
         result.outputs['sidecar'] = write_sidecar(
             sidecar_path(out), result, sources[0], inputs, started,
             info={**(info or {}), 'composite': dict(rule=rule, dates=len(sources)), 'dates': result.dates},
-            options=dict(window_size=window_size, overlap=overlap, amp=amp, band_resampling=band_resampling,
+            options=dict(window_size=window_size, overlap=overlap, batch_size=batch_size, amp=amp,
+                         band_resampling=band_resampling,
                          nodata=nodata, mask_classes=list(mask_classes or []), bbox=bbox, window=window))
     result.outputs['categories'] = write_category_names(out, classes, palette)
     write_category_names(finals['count'], counts, grey)
