@@ -301,7 +301,8 @@ def _map_many(args: argparse.Namespace):
     for job in mine:
         if job not in todo:
             reports.append(report_from_sidecar(job, 'skipped'))
-            if args.stac and not stac_path(job.map).exists():  # mapped by a run without --stac
+            # mapped by a run without --stac: its item comes from the sidecar
+            if args.stac and not stac_path(job.map).exists() and sidecar_path(job.map).exists():
                 _write_stac(args, job.map, {**job.outputs, 'sidecar': sidecar_path(job.map)}, in_collection=True)
             continue
         print(f'{who}{job.name} <- {job.input}', flush=True)
