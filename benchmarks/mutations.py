@@ -110,6 +110,14 @@ _SCENE_BLEND = [f'{T_SCENE}::test_blend_ramp_values',
                 f'{T_SCENE}::test_windows_cover_the_grid_with_at_least_the_overlap',
                 f'{T_SCENE}::test_blending_is_identical_for_any_window_size_overlap_and_batch',
                 f'{T_SCENE}::test_mapping_equals_the_whole_image_prediction_of_the_test_pipeline']
+_COMP = 'daspm/apis/scene/composite.py'
+_STAC = 'daspm/apis/scene/stac.py'
+_T_COMP = 'tests/test_composite_stac.py'
+_COMP_FILL = f'{_T_COMP}::test_composite_fills_each_dates_clouds_and_counts_clear_dates'
+_COMP_CONF = f'{_T_COMP}::test_confidence_rule_weights_each_date_by_its_confidence'
+_COMP_ITEM = f'{_T_COMP}::test_composite_files_and_their_stac_item_validate_and_describe_the_map'
+_COMP_CLI = f'{_T_COMP}::test_cli_out_dir_writes_items_and_a_collection_and_a_composite_item'
+_COMP_BAD = f'{_T_COMP}::test_bad_dates_and_unwritable_stac_folder_end_in_one_line_and_write_nothing'
 
 MUTATIONS: list[Mutation] = [
     # -- pseudo-labels ----------------------------------------------------------------------------
@@ -279,4 +287,14 @@ MUTATIONS: list[Mutation] = [
     M('stale-partials-of-other-outputs', _RASTER, "_PARTIAL_RANDOM = '[a-z0-9_]+'", "_PARTIAL_RANDOM = '[a-z0-9_.-]+'", 'partial files of other outputs (map.v2.tif for map.tif) removed', [f'{T_NF}::test_a_rerun_removes_the_partial_files_a_killed_run_left_and_nothing_else']),
     M('outputs-not-checked-first', _MAPPER, "        check_writable(path, option='output')\n", '', 'an unusable output path found only after loading the model and mapping', [f'{T_NF}::test_output_path_problems_end_in_one_line_with_exit_2']),
     M('masked-counts-nodata', _MAPPER, '                      else window.excluded & ~window.nodata)', '                      else window.excluded)', 'no-data pixels under a quality mask class (SCL 0 at a swath edge) counted as masked', [f'{T_S2F}::test_masked_pixels_count_only_pixels_with_data']),
+]
+    # -- multi-date composites and STAC items ---------------------------------------------------
+    M('composite-cloudy-dates-predicted', _COMP, 'w = weights * _stack_on(device, [clear[d] for d in dates])', 'w = weights * _stack_on(device, [np.ones_like(clear[d]) for d in dates])', "every date's probabilities combined, also where it is cloudy", [_COMP_FILL]),
+    M('composite-clouds-count-as-clear', _COMP, 'clear = np.stack([~nodata if excluded is None else ~(nodata | excluded)', 'clear = np.stack([~nodata if True else ~(nodata | excluded)', 'the quality mask ignored: cloudy pixels count as clear', [_COMP_FILL]),
+    M('composite-confidence-rule-ignored', _COMP, "        if rule == 'confidence':\n", "        if rule == 'confidence' and False:\n", '--composite-rule confidence averages like mean', [_COMP_CONF]),
+    M('composite-count-of-all-dates', _COMP, 'self.rows[:final, x:x_next] = part.sum(axis=0)', 'self.rows[:final, x:x_next] = len(part)', 'the count gives the number of dates, not of clear dates', [_COMP_FILL]),
+    M('composite-other-grid-accepted', _COMP, '        if (source.crs, source.transform, source.width, source.height) != \\\n', '        if False and (source.crs, source.transform, source.width, source.height) != \\\n', 'dates of another tile combined pixel by pixel as if on one grid', [_COMP_BAD]),
+    M('stac-composite-end-is-start', _STAC, 'end_datetime=dates[-1] if composite else None', 'end_datetime=dates[0] if composite else None', "a composite's STAC time range ends at its first date", [_COMP_ITEM]),
+    M('stac-bbox-not-wgs84', _STAC, "geometry = transform_geom(src.crs, 'EPSG:4326', native, antimeridian_cutting=True, precision=7)", 'geometry = native', 'geometry and bbox in the map CRS instead of WGS84', [_COMP_ITEM]),
+    M('stac-collection-keeps-first-item', _STAC, "items = [pystac.Item.from_file(str(p)) for p in sorted(folder.glob('*' + ITEM_SUFFIX))]", "items = [pystac.Item.from_file(str(p)) for p in sorted(folder.glob('*' + ITEM_SUFFIX))][:1]", 'the collection is not updated as further scenes finish', [_COMP_CLI]),
 ]

@@ -17,6 +17,11 @@ pipeline (LoadGeoTiff, SubPixelResample). Maps are Cloud Optimized GeoTIFFs writ
 window (bounded memory) to temporary files renamed when complete; a JSON sidecar (map.json)
 records input, config, checkpoint, shares and timings. With --out-dir a rerun skips scenes whose
 map exists, and under torchrun the processes share the scenes (RANK / WORLD_SIZE).
+
+Several dates of one tile, one map (--composite; docs/composites_and_stac.md), and STAC items
+(--stac: NAME.stac.json per map, with --out-dir a collection.json of the folder):
+
+    daspm-map DATE1 DATE2 [DATE ...] CONFIG CHECKPOINT --composite --out map.tif --stac
 """
 from __future__ import annotations
 
@@ -96,6 +101,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                            + '); for L1C the cloud-mask layers of classes 8/9 (opaque clouds), 10 (cirrus), '
                              '11 (snow)')
     mask.add_argument('--no-mask', action='store_true', help="apply no quality mask of the product")
+    parser.add_argument('--composite', action='store_true',
+                        help='INPUTs are dates (products or band folders) of one tile: one map of the class '
+                             'probabilities of the dates clear at each pixel, and NAME_count.tif (clear dates per '
+                             'pixel); with --out')
+    parser.add_argument('--composite-rule', choices=['mean', 'confidence'], default='mean',
+                        help='how the clear dates combine: mean of their probabilities (default) or weighted by '
+                             'their confidence')
+    parser.add_argument('--stac', action='store_true',
+                        help='also write a STAC item per map (NAME.stac.json); with --out-dir also collection.json')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
     return parser.parse_args(argv)
@@ -119,7 +133,15 @@ def _check_modes(args: argparse.Namespace) -> None:
         if args.out_dir and value not in (None, True):
             raise DaspmInputError(f'--{name} takes no file name with --out-dir: each scene gets its own '
                                   f'(NAME_{name}.tif); drop {value}')
-    if args.out and len(args.inputs) > 1:
+    if args.composite and not args.out:
+        raise DaspmInputError('--composite makes one map of several dates: give --out map.tif (not --out-dir)')
+    if args.composite and len(args.inputs) < 2:
+        raise DaspmInputError('--composite combines several dates: give two or more products (or band folders) '
+                              'of one tile')
+    if args.stac:
+        from daspm.apis.scene.stac import check_writable
+        check_writable(Path(args.out).parent if args.out else Path(args.out_dir))
+    if args.out and len(args.inputs) > 1 and not args.composite:
         products = [p for p in args.inputs if Path(p).exists() and (is_product(Path(p)) or Path(p).is_dir())]
         if products:
             raise DaspmInputError(f'several INPUTs with --out are the band files of one scene, but {products[0]} is '
@@ -167,6 +189,8 @@ def main(argv: list[str] | None = None):
     _check_modes(args)
     if args.out_dir:
         return _map_many(args)
+    if args.composite:
+        return _map_composite(args)
     return _map_one(args)
 
 
@@ -199,7 +223,50 @@ def _map_one(args: argparse.Namespace):
         args.inputs, model, spec, args.out, confidence=args.confidence, probabilities=args.probabilities,
         uncertainty=args.uncertainty, quicklook=args.quicklook, overwrite=args.overwrite, **options)
     print(describe(result))
+    _write_stac(args, args.out, result.outputs)
     return result
+
+
+def _map_composite(args: argparse.Namespace):
+    """Several dates of one tile to one map (daspm.apis.scene.composite); the dates are checked before the model."""
+    import contextlib
+
+    from daspm.apis.config_loading import load_config
+    from daspm.apis.inference import init_segmentor
+    from daspm.apis.scene.composite import composite_to_files, count_path, open_dates
+    from daspm.apis.scene.mapper import check_outputs, describe
+    from daspm.apis.scene.spec import input_spec_from_config
+
+    device = _device(args.device, 0, 1)
+    _check_device(device, args.amp)
+    check_outputs([Path(args.out), count_path(args.out),
+                   *(Path(getattr(args, n)) for n in _SIDE_OUTPUTS if getattr(args, n))], args.overwrite)
+    cfg = load_config(args.config, args.cfg_options)
+    spec = input_spec_from_config(cfg)
+    options = _mapping_options(args, device)
+    options.pop('workers')  # one window at a time; --batch-size is the dates of a window per forward pass
+    with contextlib.ExitStack() as stack:
+        sources = open_dates(args.inputs, spec, stack, nodata=args.nodata, band_resampling=args.band_resampling,
+                             mask_classes=options['mask_classes'])
+        print(f'{len(sources)} dates of {sources[0].width}x{sources[0].height} px, bands {sources[0].band_names}',
+              flush=True)
+    model = init_segmentor(cfg, args.checkpoint, device=device)
+    result = composite_to_files(
+        args.inputs, model, spec, args.out, rule=args.composite_rule, confidence=args.confidence,
+        probabilities=args.probabilities, uncertainty=args.uncertainty, quicklook=args.quicklook,
+        overwrite=args.overwrite, **options)
+    print('\n'.join(result.notes))
+    print(describe(result))
+    _write_stac(args, args.out, result.outputs)
+    return result
+
+
+def _write_stac(args: argparse.Namespace, map_path, outputs: dict, in_collection: bool = False) -> None:
+    """With --stac: the map's STAC item (and, for --out-dir, the folder's collection), written last."""
+    if args.stac:
+        from daspm.apis.scene.stac import write_stac
+        for path in write_stac(map_path, outputs, in_collection=in_collection):
+            print(f'stac: {path}', flush=True)
 
 
 def _map_many(args: argparse.Namespace):
@@ -207,8 +274,9 @@ def _map_many(args: argparse.Namespace):
     from daspm.apis.inference import init_segmentor
     from daspm.apis.scene.batch import (SceneReport, distributed_rank, plan_jobs, read_scene_list,
                                         report_from_sidecar, share, summary_table, write_summary)
-    from daspm.apis.scene.mapper import map_scene_to_files
+    from daspm.apis.scene.mapper import map_scene_to_files, sidecar_path
     from daspm.apis.scene.predictor import as_predictor
+    from daspm.apis.scene.stac import stac_path
     from daspm.apis.scene.spec import input_spec_from_config
     from daspm.utils.errors import DaspmInputError, user_message
 
@@ -234,6 +302,9 @@ def _map_many(args: argparse.Namespace):
     for job in mine:
         if job not in todo:
             reports.append(report_from_sidecar(job, 'skipped'))
+            # mapped by a run without --stac: its item comes from the sidecar
+            if args.stac and not stac_path(job.map).exists() and sidecar_path(job.map).exists():
+                _write_stac(args, job.map, {**job.outputs, 'sidecar': sidecar_path(job.map)}, in_collection=True)
             continue
         print(f'{who}{job.name} <- {job.input}', flush=True)
         try:
@@ -249,6 +320,7 @@ def _map_many(args: argparse.Namespace):
             continue
         for note in result.notes:
             print(f'  {note}', flush=True)
+        _write_stac(args, job.map, result.outputs, in_collection=True)
         reports.append(SceneReport(job.name, 'mapped', seconds=result.timings.get('total', result.seconds),
                                    valid_share=result.valid_share, masked_share=result.masked_share,
                                    outputs=dict(result.outputs)))

@@ -57,11 +57,11 @@ def _block_mean(array: np.ndarray, k: int) -> np.ndarray:
     return array.reshape(h // k, k, w // k, k).mean(axis=(1, 3))
 
 
-def _write_jp2(path: Path, data: np.ndarray, res: int) -> None:
+def _write_jp2(path: Path, data: np.ndarray, res: int, origin: tuple[float, float] = ORIGIN) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     bands = data[None] if data.ndim == 2 else data
     profile = dict(driver='JP2OpenJPEG', width=bands.shape[2], height=bands.shape[1], count=bands.shape[0],
-                   dtype=bands.dtype, crs=CRS, transform=Affine(res, 0, ORIGIN[0], 0, -res, ORIGIN[1]),
+                   dtype=bands.dtype, crs=CRS, transform=Affine(res, 0, origin[0], 0, -res, origin[1]),
                    QUALITY=100, REVERSIBLE='YES')  # lossless: tests compare exact values
     with rasterio.open(path, 'w', **profile) as dst:
         dst.write(bands)
@@ -76,21 +76,24 @@ def _dn(reflectance: np.ndarray, baseline: str, nodata: np.ndarray | None) -> np
     return dn
 
 
-def product_name(level: str, baseline: str) -> str:
+def product_name(level: str, baseline: str, sensing: str = SENSING, tile: str = TILE) -> str:
     """Product name in the ESA convention, e.g. S2A_MSIL2A_20220101T101431_N0400_R022_T32TQM_20220101T130000."""
-    return f'S2A_MSI{level}_{SENSING}_N{baseline.replace(".", "")}_R022_{TILE}_20220101T130000'
+    return f'S2A_MSI{level}_{sensing}_N{baseline.replace(".", "")}_R022_{tile}_{sensing[:8]}T130000'
 
 
 def write_product(out_dir: str | Path, level: str = 'L2A', baseline: str = '04.00', size: int = 60, seed: int = 0,
                   reflectance: dict[str, np.ndarray] | None = None,
                   cloud_block: Sequence[int] | None = None, nodata_block: Sequence[int] | None = None,
-                  bands: Sequence[str] = BANDS, zip_it: bool = False) -> Path:
+                  bands: Sequence[str] = BANDS, zip_it: bool = False, sensing: str = SENSING, tile: str = TILE,
+                  origin: tuple[float, float] = ORIGIN) -> Path:
     """Write a Sentinel-2 product of ``size`` x ``size`` 10 m pixels (a multiple of 6); return its path.
 
     ``cloud_block`` (row0, col0, row1, col1 in 10 m pixels; multiples of 6 keep it exact in the 20 m
     SCL and the 60 m L1C mask): bright pixels flagged as cloud (SCL 9 / MSK_CLASSI opaque clouds).
     ``nodata_block``: DN 0 (no data) in every band. ``bands``: which band files to write.
     ``zip_it``: also zip the .SAFE folder (``NAME.zip`` holding ``NAME.SAFE/``) and return the zip.
+    ``sensing`` (YYYYMMDDTHHMMSS), ``tile`` and ``origin`` (upper-left corner, UTM 32N metres): other
+    dates (time series, composites) and other tiles.
     """
     if level not in ('L1C', 'L2A') or size % 6:
         raise ValueError('level must be L1C or L2A and size a multiple of 6 (10, 20 and 60 m grids)')
@@ -106,11 +109,11 @@ def write_product(out_dir: str | Path, level: str = 'L2A', baseline: str = '04.0
         nodata = np.zeros((size, size), bool)
         r0, c0, r1, c1 = nodata_block
         nodata[r0:r1, c0:c1] = True
-    name = product_name(level, baseline)
+    name = product_name(level, baseline, sensing, tile)
     root = Path(out_dir) / f'{name}.SAFE'
     if root.exists():
         shutil.rmtree(root)
-    granule = f'{level}_{TILE}_A034000_{SENSING}'
+    granule = f'{level}_{tile}_A034000_{sensing}'
     img = root / 'GRANULE' / granule / 'IMG_DATA'
     image_files = []
     if level == 'L2A':
@@ -119,37 +122,37 @@ def write_product(out_dir: str | Path, level: str = 'L2A', baseline: str = '04.0
                 if band not in bands:
                     continue
                 k = res // 10
-                rel = f'GRANULE/{granule}/IMG_DATA/R{res}m/{TILE}_{SENSING}_{file_band(band)}_{res}m'
+                rel = f'GRANULE/{granule}/IMG_DATA/R{res}m/{tile}_{sensing}_{file_band(band)}_{res}m'
                 mask = None if nodata is None else _block_mean(nodata.astype(np.float32), k) > 0.5
-                _write_jp2(root / f'{rel}.jp2', _dn(_block_mean(refl[band], k), baseline, mask), res)
+                _write_jp2(root / f'{rel}.jp2', _dn(_block_mean(refl[band], k), baseline, mask), res, origin)
                 image_files.append(rel)
         for res in (20, 60):
             scl = np.where(_block_mean(refl['B8'], res // 10) > 0.25, 4, 5).astype(np.uint8)  # vegetation / soil
             scl[_block_mean(cloud.astype(np.float32), res // 10) > 0.5] = 9
             if nodata is not None:
                 scl[_block_mean(nodata.astype(np.float32), res // 10) > 0.5] = 0
-            rel = f'GRANULE/{granule}/IMG_DATA/R{res}m/{TILE}_{SENSING}_SCL_{res}m'
-            _write_jp2(root / f'{rel}.jp2', scl, res)
+            rel = f'GRANULE/{granule}/IMG_DATA/R{res}m/{tile}_{sensing}_SCL_{res}m'
+            _write_jp2(root / f'{rel}.jp2', scl, res, origin)
             image_files.append(rel)
     else:
         for band in bands:
             res = NATIVE_RESOLUTION[band]
             k = res // 10
-            rel = f'GRANULE/{granule}/IMG_DATA/{TILE}_{SENSING}_{file_band(band)}'
+            rel = f'GRANULE/{granule}/IMG_DATA/{tile}_{sensing}_{file_band(band)}'
             mask = None if nodata is None else _block_mean(nodata.astype(np.float32), k) > 0.5
-            _write_jp2(root / f'{rel}.jp2', _dn(_block_mean(refl[band], k), baseline, mask), res)
+            _write_jp2(root / f'{rel}.jp2', _dn(_block_mean(refl[band], k), baseline, mask), res, origin)
             image_files.append(rel)
         qi = root / 'GRANULE' / granule / 'QI_DATA'
         if baseline >= OFFSET_FROM_BASELINE:
             classi = np.zeros((3, size // 6, size // 6), np.uint8)
             classi[0] = _block_mean(cloud.astype(np.float32), 6) > 0.5   # band 1: opaque clouds
-            _write_jp2(qi / 'MSK_CLASSI_B00.jp2', classi, 60)
+            _write_jp2(qi / 'MSK_CLASSI_B00.jp2', classi, 60, origin)
         else:
             qi.mkdir(parents=True, exist_ok=True)
             (qi / 'MSK_CLOUDS_B00.gml').write_text(
                 '<?xml version="1.0" encoding="UTF-8"?>\n<eop:Mask xmlns:eop="http://www.opengis.net/eop/2.0" '
                 'xmlns:gml="http://www.opengis.net/gml/3.2"><eop:maskMembers/></eop:Mask>\n', encoding='utf-8')
-    (root / f'MTD_MSI{level}.xml').write_text(_metadata(level, baseline, image_files), encoding='utf-8')
+    (root / f'MTD_MSI{level}.xml').write_text(_metadata(level, baseline, image_files, name), encoding='utf-8')
     if not zip_it:
         return root
     archive = Path(out_dir) / f'{name}.zip'
@@ -159,7 +162,7 @@ def write_product(out_dir: str | Path, level: str = 'L2A', baseline: str = '04.0
     return archive
 
 
-def _metadata(level: str, baseline: str, image_files: Sequence[str]) -> str:
+def _metadata(level: str, baseline: str, image_files: Sequence[str], name: str) -> str:
     """MTD_MSIL1C.xml / MTD_MSIL2A.xml with the elements a reader of the radiometry needs."""
     with_offsets = baseline >= OFFSET_FROM_BASELINE
     if level == 'L2A':
@@ -185,7 +188,7 @@ def _metadata(level: str, baseline: str, image_files: Sequence[str]) -> str:
 <n1:{root} xmlns:n1="{ns}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
   <n1:General_Info>
     <Product_Info>
-      <PRODUCT_URI>{product_name(level, baseline)}.SAFE</PRODUCT_URI>
+      <PRODUCT_URI>{name}.SAFE</PRODUCT_URI>
       <PROCESSING_LEVEL>Level-{level[1:]}</PROCESSING_LEVEL>
       <PRODUCT_TYPE>S2MSI{level[1:]}</PRODUCT_TYPE>
       <PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE>
