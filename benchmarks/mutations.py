@@ -287,7 +287,6 @@ MUTATIONS: list[Mutation] = [
     M('stale-partials-of-other-outputs', _RASTER, "_PARTIAL_RANDOM = '[a-z0-9_]+'", "_PARTIAL_RANDOM = '[a-z0-9_.-]+'", 'partial files of other outputs (map.v2.tif for map.tif) removed', [f'{T_NF}::test_a_rerun_removes_the_partial_files_a_killed_run_left_and_nothing_else']),
     M('outputs-not-checked-first', _MAPPER, "        check_writable(path, option='output')\n", '', 'an unusable output path found only after loading the model and mapping', [f'{T_NF}::test_output_path_problems_end_in_one_line_with_exit_2']),
     M('masked-counts-nodata', _MAPPER, '                      else window.excluded & ~window.nodata)', '                      else window.excluded)', 'no-data pixels under a quality mask class (SCL 0 at a swath edge) counted as masked', [f'{T_S2F}::test_masked_pixels_count_only_pixels_with_data']),
-]
     # -- multi-date composites and STAC items ---------------------------------------------------
     M('composite-cloudy-dates-predicted', _COMP, 'w = weights * _stack_on(device, [clear[d] for d in dates])', 'w = weights * _stack_on(device, [np.ones_like(clear[d]) for d in dates])', "every date's probabilities combined, also where it is cloudy", [_COMP_FILL]),
     M('composite-clouds-count-as-clear', _COMP, 'clear = np.stack([~nodata if excluded is None else ~(nodata | excluded)', 'clear = np.stack([~nodata if True else ~(nodata | excluded)', 'the quality mask ignored: cloudy pixels count as clear', [_COMP_FILL]),
