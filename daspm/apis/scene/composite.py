@@ -135,8 +135,8 @@ def _contribution(windows: list, predictor, weights: torch.Tensor, rule: Rule, d
     The clear dates go through the model ``batch_size`` at a time and are summed as they come, so
     an extra date costs one window of input, not a larger forward pass.
     """
-    clear = np.stack([~nodata if excluded is None else ~(nodata | excluded) for _, nodata, excluded in windows])
-    has_data = ~np.logical_and.reduce([nodata for _, nodata, _ in windows])
+    clear = np.stack([~w.nodata if w.excluded is None else ~(w.nodata | w.excluded) for w in windows])
+    has_data = ~np.logical_and.reduce([w.nodata for w in windows])
     masked = torch.from_numpy(has_data & ~clear.any(axis=0)).to(device, torch.float32)
     live = [d for d in range(len(windows)) if clear[d].any()]
     if not live:
@@ -149,7 +149,7 @@ def _contribution(windows: list, predictor, weights: torch.Tensor, rule: Rule, d
     with torch.inference_mode():
         for start in range(0, len(live), batch_size):
             dates = live[start:start + batch_size]
-            images = _stack_on(device, [windows[d][0] for d in dates])
+            images = _stack_on(device, [windows[d].img for d in dates])
             with _autocast(device, amp):
                 logits = predictor(images)
             probs = torch.softmax(logits.float(), dim=1)
