@@ -11,6 +11,8 @@ import contextlib
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -182,6 +184,25 @@ def test_composite_files_and_their_stac_item_validate_and_describe_the_map(dates
     assert sorted(p.name for p in out.parent.iterdir()) == sorted(
         ['composite.tif', 'composite.tif.aux.xml', 'composite_count.tif', 'composite_count.tif.aux.xml',
          'composite.json', 'composite.stac.json', 'p.tif', 'q.png'])
+
+
+def test_a_composite_removes_the_partials_a_killed_composite_left(dates, tmp_path):
+    """Partial files of this composite's outputs (map, count) from a dead process go; others stay."""
+    maps = tmp_path / 'maps'
+    maps.mkdir()
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead.wait()                          # its pid names partials no live process writes
+    stale = [f'.composite.{dead.pid}-abcd1234.tif.part', f'.composite_count.{dead.pid}-abcd1234.tif.part',
+             f'.composite.{dead.pid}-abcd1234.tif.part.stream.tif']
+    kept = {f'.other.{dead.pid}-abcd1234.tif.part': b'another output', 'notes.part': b'the user\'s'}
+    for name in stale:
+        (maps / name).write_bytes(b'killed')
+    for name, content in kept.items():
+        (maps / name).write_bytes(content)
+    composite_to_files(dates, PixelModel(), SPEC, maps / 'composite.tif', info={'config': None}, **KW)
+    left = {p.name for p in maps.iterdir()}
+    assert left.isdisjoint(stale)
+    assert all((maps / name).read_bytes() == content for name, content in kept.items())
 
 
 def test_cli_out_dir_writes_items_and_a_collection_and_a_composite_item(dates, tmp_path, pixel_checkpoint):

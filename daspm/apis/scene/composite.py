@@ -41,7 +41,7 @@ from ...utils.raster import atomic_output, convert_to_cog
 from .acquisition import sensing_time
 from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
 from .inputs import SceneSource, open_scene
-from .mapper import (MappingResult, StreamingBlender, _autocast, _stack_on, check_outputs, gdal_cache_mb,
+from .mapper import (MappingResult, StreamingBlender, _autocast, _stack_on, gdal_cache_mb, prepare_outputs,
                      sidecar_path, write_sidecar)
 from .predictor import as_predictor, class_table, predictor_device
 from .resample import FineWindowReader, value_range
@@ -285,7 +285,7 @@ def composite_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
         if path:
             finals[name] = Path(path)
     look_path = Path(quicklook) if quicklook else None
-    check_outputs([*finals.values(), look_path], overwrite)
+    prepare_outputs(finals.values(), look_path, sidecar_path(out), overwrite)
     predictor = as_predictor(predictor)
     classes, palette = class_table(predictor)
     with contextlib.ExitStack() as stack:

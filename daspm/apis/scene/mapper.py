@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import rasterio
@@ -445,6 +445,14 @@ def _tracked(window: WindowRead, excluded: bool, nonfinite: bool) -> np.ndarray:
     return np.stack(planes).astype(np.float32)
 
 
+def prepare_outputs(finals: Iterable[Path], quicklook: Path | None, sidecar: Path, overwrite: bool) -> None:
+    """Check the outputs of one map (one line per problem) and remove what a killed run of them left."""
+    finals = list(finals)
+    check_outputs([*finals, quicklook], overwrite)
+    for path in [*finals, sidecar]:
+        remove_stale_partials(path)   # SIGKILL skips a run's own clean-up
+
+
 def check_outputs(paths: Sequence[Path | None], overwrite: bool) -> None:
     """Refuse to replace existing outputs unless ``overwrite``; refuse one path used twice, a folder, or a
     place that cannot be written (one line each, before any work)."""
@@ -486,9 +494,7 @@ def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
         if path:
             finals[name] = Path(path)
     look_path = Path(quicklook) if quicklook else None
-    check_outputs([*finals.values(), look_path], overwrite)
-    for path in [*finals.values(), sidecar_path(out)]:
-        remove_stale_partials(path)   # what a killed run of these outputs left (SIGKILL skips the clean-up)
+    prepare_outputs(finals.values(), look_path, sidecar_path(out), overwrite)
     if confidence_dtype not in ('uint8', 'float32'):
         raise DaspmInputError(f'--confidence-dtype {confidence_dtype}: choose uint8 or float32')
     predictor = as_predictor(predictor)
