@@ -296,3 +296,20 @@ def test_bad_dates_and_unwritable_stac_folder_end_in_one_line_and_write_nothing(
     run = call_cli(main, [str(dates[0]), str(damaged / dates[1].name), *common, '--out', str(out_dir / 'c.tif')])
     assert str(damaged / dates[1].name) in _only_line(run) or str(band) in _only_line(run)
     assert list(out_dir.iterdir()) == []
+
+
+def test_a_single_date_whose_band_file_breaks_ends_in_one_line(dates, tmp_path, pixel_checkpoint):
+    """A band file cut in half (a damaged download) breaks while windows are read: one line, no map."""
+    from daspm.cli.map_scene import main
+    config, checkpoint = pixel_checkpoint
+    damaged = tmp_path / 'damaged' / dates[0].name
+    shutil.copytree(dates[0], damaged)
+    band = next(damaged.rglob('*_B04_10m.jp2'))
+    band.write_bytes(band.read_bytes()[:band.stat().st_size // 2])
+    out = tmp_path / 'maps' / 'map.tif'
+    run = call_cli(main, [str(damaged), str(config), str(checkpoint), '--device', 'cpu', '--window-size', '128',
+                          '--overlap', '32', '--no-progress', '--out', str(out)])
+    line = _only_line(run)
+    assert line.startswith('error: ') and 'reading failed' in line and 'the file is damaged' in line
+    assert str(damaged) in line or str(band) in line
+    assert not out.parent.exists() or [p.name for p in out.parent.iterdir()] == []

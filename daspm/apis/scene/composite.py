@@ -32,7 +32,6 @@ from typing import Literal, Sequence
 import numpy as np
 import rasterio
 import torch
-from rasterio.errors import RasterioError
 from rasterio.windows import Window
 from tqdm import tqdm
 
@@ -40,7 +39,7 @@ from ...utils.errors import DaspmInputError
 from ...utils.raster import atomic_output, convert_to_cog
 from .acquisition import sensing_time
 from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
-from .inputs import SceneSource, open_scene
+from .inputs import SceneSource, naming_read_failures, open_scene
 from .mapper import (MappingResult, StreamingBlender, _autocast, _stack_on, gdal_cache_mb, prepare_outputs,
                      sidecar_path, write_sidecar)
 from .predictor import as_predictor, class_table, predictor_device
@@ -95,6 +94,9 @@ class CompositeResult(MappingResult):
     dates: list[dict] = field(default_factory=list)         # per date: input, product, sensing time, clear share
 
 
+_LEAVE_OUT = 'download it again, or leave this date out of the composite'
+
+
 class ClearCounter:
     """Per-pixel number of clear dates, written row by row in the blender's order (no carried state)."""
 
@@ -114,17 +116,6 @@ class ClearCounter:
         self.clear_pixels += part.sum(axis=(1, 2))
         if ix + 1 == len(plan.xs):
             self.sink.write_rows(plan.ys[iy], self.rows[:final], None)
-
-
-@contextlib.contextmanager
-def _reading(label: str):
-    """A date whose files break while being read (a damaged download) is named in one line."""
-    try:
-        yield
-    except RasterioError as err:
-        cause = str(err.__cause__ or err).splitlines()[0]   # GDAL's own reason, not "see previous exception"
-        raise DaspmInputError(f'{label}: reading failed ({cause}); the product is damaged: download it again, '
-                              'or leave this date out of the composite') from None
 
 
 def _contribution(windows: list, predictor, weights: torch.Tensor, rule: Rule, device: torch.device,
@@ -189,7 +180,7 @@ def map_composite(sources: Sequence[SceneSource], predictor, spec: InputSpec, si
     needs_range = grid.factor != 1.0 and spec.interpolation != 'nearest'
     readers = []
     for source in sources:
-        with _reading(source.label):
+        with naming_read_failures(source.label, _LEAVE_OUT):
             clip = value_range(source, spec, grid.aoi, progress) if needs_range else None
         readers.append(FineWindowReader(source, spec, grid, clip))
     weights = torch.from_numpy(plan.weights()).to(device)
@@ -204,7 +195,7 @@ def map_composite(sources: Sequence[SceneSource], predictor, spec: InputSpec, si
         t0 = time.perf_counter()
         windows = []
         for reader, source in zip(readers, sources):
-            with _reading(source.label):
+            with naming_read_failures(source.label, _LEAVE_OUT):
                 windows.append(reader.read_window(plan.ys[iy], plan.xs[ix], plan.win_h, plan.win_w))
         timings['read'] += time.perf_counter() - t0
         return windows

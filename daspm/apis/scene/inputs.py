@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import re
 import warnings
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.enums import MaskFlags
-from rasterio.errors import NotGeoreferencedWarning
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from ...datasets.transforms.geotiff_loading import georeference, normalize_band_name, resolve_band_indexes
@@ -117,6 +117,16 @@ def _open_dataset(path: Path | str, stack: ExitStack) -> rasterio.DatasetReader:
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', NotGeoreferencedWarning)
         return stack.enter_context(open_raster(path))
+
+
+@contextmanager
+def naming_read_failures(label: str, advice: str = 'download or copy it again') -> Iterator[None]:
+    """A file that breaks while being read (a damaged download, a truncated copy) is named in one line."""
+    try:
+        yield
+    except RasterioError as err:
+        cause = str(err.__cause__ or err).splitlines()[0]   # GDAL's own reason, not "see previous exception"
+        raise DaspmInputError(f'{label}: reading failed ({cause}); the file is damaged: {advice}') from None
 
 
 def _as_path(path: Path | str) -> Path | str:

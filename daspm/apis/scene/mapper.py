@@ -23,7 +23,7 @@ from ...classes import IGNORE_INDEX
 from ...utils.errors import DaspmInputError
 from ...utils.raster import atomic_output, check_writable, convert_to_cog, remove_stale_partials
 from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
-from .inputs import SceneSource, open_scene
+from .inputs import SceneSource, naming_read_failures, open_scene
 from .sentinel2 import DEFAULT_MASK_CLASSES
 from .predictor import as_predictor, class_table, predictor_device
 from .resample import FineWindowReader, WindowRead, value_range
@@ -519,9 +519,10 @@ def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec,
                                    probabilities_path=streams.get('probabilities'),
                                    uncertainty_path=streams.get('uncertainty'))
                 try:
-                    result = map_scene(source, predictor, spec, sink, aoi=aoi, window_size=window_size,
-                                       overlap=overlap, batch_size=batch_size, amp=amp, progress=progress,
-                                       grid=grid, workers=workers)
+                    with naming_read_failures(source.label):
+                        result = map_scene(source, predictor, spec, sink, aoi=aoi, window_size=window_size,
+                                           overlap=overlap, batch_size=batch_size, amp=amp, progress=progress,
+                                           grid=grid, workers=workers)
                     sink.update_tags(_result_tags(result))
                     sink.close()
                 except BaseException:
