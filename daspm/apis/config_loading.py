@@ -13,6 +13,8 @@ from ..utils.options import accepted_options, nearest, unknown_option_message
 
 #: ``--cfg-options +key=value`` adds a key the config does not have yet (no typo check)
 NEW_KEY_PREFIX = '+'
+UDA_OPTIONS_FIX = ("--cfg-options sets uda.*, but the UDA options are entries of the model here: "
+                   "write model.<option> (e.g. model.pseudo_threshold=0.9) instead of uda.<option>")
 #: the config sections whose entries are hooks (checked against the hook's options)
 HOOK_SECTIONS = ('default_hooks', 'custom_hooks')
 
@@ -76,6 +78,8 @@ def check_option_keys(cfg: Config, cfg_options: Mapping[str, Any], path: str | P
         if key.startswith(NEW_KEY_PREFIX):
             checked[key[len(NEW_KEY_PREFIX):]] = value
             continue
+        if key.split('.', 1)[0] == 'uda':  # DAFormer's habit: say where the UDA options live here
+            raise DaspmInputError(UDA_OPTIONS_FIX)
         problem = missing_key(cfg.to_dict(), key, cfg_options)
         if problem is not None:
             raise DaspmInputError(f'--cfg-options {key}: {path} has no {problem}; '
@@ -164,9 +168,7 @@ def check_uda_declared_as_model(cfg: Config, path: str | Path, from_options: boo
     if 'uda' not in cfg:
         return
     if from_options:
-        raise DaspmInputError(
-            "--cfg-options sets uda.*, but the UDA options are entries of the model here: "
-            "write model.<option> (e.g. model.pseudo_threshold=0.9) instead of uda.<option>")
+        raise DaspmInputError(UDA_OPTIONS_FIX)
     raise DaspmInputError(
         f"{path} has a top-level `uda` entry, which nothing reads (the run would train source-only): "
         "declare the UDA segmentor as the model instead, e.g. "
