@@ -178,8 +178,9 @@ def prepare_run(args: argparse.Namespace, new_dirs: NewRunDirs):
         # the runner writes its config as <timestamp>.py beside its log folder, not over config.py
         cfg = Config(load_config(resolved, command_line_options(args.amp, args.cfg_options)).to_dict())
         check_amp_device(cfg)
-        with run_lock(run_dir):  # a training still running there comes first (it may not have saved yet)
-            pass
+        if args.launcher == 'none':  # one process: a training still running there comes first (it may
+            with run_lock(run_dir):  # not have saved yet); the processes of a launcher would collide
+                pass
         checkpoint, skipped = resume_checkpoint(run_dir)
         if skipped:
             print(f'warning: resuming from {checkpoint.name}, the newest checkpoint that can be read; skipped '
