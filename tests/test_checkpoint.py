@@ -46,7 +46,8 @@ def test_mmengine_style_checkpoint_loads_with_weights_only(tmp_path):
 def test_checkpoint_with_foreign_objects_is_refused(tmp_path):
     path = tmp_path / 'evil.pth'
     torch.save(dict(state_dict=collections.OrderedDict(), extra=NotAllowed()), path)
-    with pytest.raises(DaspmInputError, match=r'evil\.pth holds objects that safe loading refuses'):
+    with pytest.raises(DaspmInputError,
+                       match=r'evil\.pth holds a pickled test_checkpoint\.NotAllowed, which safe loading refuses'):
         read_checkpoint(path)
 
 

@@ -18,6 +18,7 @@ from dacs_helpers import CROP, build_dacs, make_batch
 from daspm.engine.hooks.debug_images import PANELS, DebugImageHook
 from daspm.models.uda.masking import MICOptions, block_mask, mask_images
 from daspm.models.uda.strong_augmentation import strong_augment
+from daspm.utils.errors import DaspmInputError
 
 BLOCK = 16  # a 4 x 4 grid on the 64-pixel test crops
 MIC = dict(mask_ratio=0.7, block_size=BLOCK, loss_weight=1.0)
@@ -86,7 +87,11 @@ def test_mask_images_zeroes_masked_pixels_and_keeps_the_others():
 def test_mic_options_defaults_and_errors():
     assert MICOptions.from_cfg(None) is None
     assert MICOptions.from_cfg({}) == MICOptions(mask_ratio=0.7, block_size=64, loss_weight=1.0)
-    with pytest.raises(ValueError, match='unknown mic option'):
+    with pytest.raises(DaspmInputError,
+                       match=r"^model\.mic has no option 'mask_ration'; did you mean mask_ratio\?$"):
+        MICOptions.from_cfg(dict(mask_ration=0.7))
+    with pytest.raises(DaspmInputError,
+                       match=r"model\.mic has no option 'lambda_'; its options: block_size, loss_weight, mask_ratio"):
         MICOptions.from_cfg(dict(mask_ratio=0.7, lambda_=1.0))
     for bad in (dict(mask_ratio=1.0), dict(mask_ratio=-0.1), dict(block_size=0), dict(loss_weight=-1.0)):
         with pytest.raises(ValueError):

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Iterator
 
 import torch
 from mmengine.logging import print_log
 
-from ..utils.checkpoint import compare_state_dicts, key_examples, read_checkpoint, strip_module_prefix
+from ..utils.checkpoint import (UnreadableCheckpoint, compare_state_dicts, key_examples, read_checkpoint,
+                                strip_module_prefix)
 from ..utils.errors import DaspmInputError
+from .run_directory import checkpoints_newest_first
 
 # read_checkpoint lives in daspm.utils.checkpoint (model weight loading needs it too); it stays
 # importable from here, where tools/ and tests have always found it.
-__all__ = ['read_checkpoint', 'state_dict_of', 'load_checkpoint_checked', 'load_state_checked']
+__all__ = ['read_checkpoint', 'state_dict_of', 'load_checkpoint_checked', 'load_state_checked',
+           'resume_checkpoint', 'check_config_checkpoints']
 
 
 def state_dict_of(ckpt: dict) -> dict[str, torch.Tensor]:
@@ -44,3 +48,49 @@ def load_state_checked(model: torch.nn.Module, ckpt: dict, path: str | Path, con
     if 'dataset_meta' in meta:
         model.dataset_meta = meta['dataset_meta']
     return ckpt
+
+
+def resume_checkpoint(run_dir: str | Path) -> tuple[Path, list[str]]:
+    """The newest checkpoint of ``run_dir`` that loads, and the newer ones skipped (``name (why)``).
+
+    Each is checked without reading its tensors (:func:`read_checkpoint` with ``mmap``); one that
+    safe loading refuses is an error, not skipped: an older one would hide what the newer holds.
+    """
+    run_dir = Path(run_dir)
+    candidates = checkpoints_newest_first(run_dir)
+    if not candidates:
+        raise DaspmInputError(f'{run_dir} holds no checkpoint (iter_N.pth) to resume from: the run stopped before '
+                              'its first save; train its config.py anew with daspm-train --config')
+    skipped = []
+    for path in candidates:
+        try:
+            read_checkpoint(path, mmap=True)
+        except UnreadableCheckpoint as err:
+            skipped.append(f'{path.name} ({err.reason})')
+            continue
+        return path, skipped
+    raise DaspmInputError(f'{run_dir}: none of its checkpoints can be read ({"; ".join(skipped)}); train its '
+                          'config.py anew with daspm-train --config')
+
+
+def check_config_checkpoints(cfg: Any) -> None:
+    """Check that the checkpoints a config loads (``load_from``, ``Pretrained`` init_cfg) load safely,
+    before anything runs: mmengine would otherwise stop deep inside the runner with torch's message."""
+    paths = [cfg.get('load_from')] + [init.get('checkpoint') for init in pretrained_inits(cfg.get('model'))]
+    for path in paths:
+        if path and '://' not in str(path):  # a URL is mmengine's to fetch
+            read_checkpoint(path, mmap=True)
+
+
+def pretrained_inits(node: Any) -> Iterator[dict]:
+    """Every ``init_cfg`` of type ``Pretrained`` (mmengine's loader) in a model config."""
+    if isinstance(node, dict):
+        inits = node.get('init_cfg')
+        for init in inits if isinstance(inits, list) else [inits]:
+            if isinstance(init, dict) and init.get('type') == 'Pretrained':
+                yield init
+        for value in node.values():
+            yield from pretrained_inits(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from pretrained_inits(value)

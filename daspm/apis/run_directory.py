@@ -5,6 +5,7 @@ import fcntl
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ RESOLVED_CONFIG = 'config.py'  # the config a run trains with, written by daspm-
 LAST_CHECKPOINT = 'last_checkpoint'  # mmengine's pointer to the latest checkpoint, in the work dir
 LOCK_FILE = '.training.lock'
 PROVENANCE_FILE = 'provenance.json'
+CHECKPOINT_NAME = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 #: distributions whose versions decide what a run computes
 PACKAGES = ('torch', 'mmcv', 'mmcv-lite', 'mmengine', 'mmsegmentation', 'kornia', 'rasterio', 'numpy',
             'opencv-python-headless')
@@ -104,3 +106,16 @@ def record_provenance(run_dir: str | os.PathLike, argv: list[str] | None = None)
     tmp.write_text(json.dumps(entries, indent=2) + '\n', encoding='utf-8')
     os.replace(tmp, path)
     return path
+
+
+def checkpoints_newest_first(run_dir: str | Path) -> list[Path]:
+    """The checkpoints of a run directory, newest first: the one ``last_checkpoint`` names, then
+    ``iter_N.pth`` (or ``epoch_N.pth``) by falling N."""
+    run_dir = Path(run_dir)
+    numbered = sorted((p for p in run_dir.glob('*.pth') if CHECKPOINT_NAME.match(p.name)),
+                      key=lambda p: int(CHECKPOINT_NAME.match(p.name).group(2)), reverse=True)
+    pointer = run_dir / LAST_CHECKPOINT
+    named = pointer.read_text(encoding='utf-8').strip() if pointer.is_file() else ''
+    # the pointer holds the path at save time: a moved run directory still has the file by name
+    latest = [run_dir / Path(named).name] if named and (run_dir / Path(named).name).is_file() else []
+    return latest + [p for p in numbered if p not in latest]

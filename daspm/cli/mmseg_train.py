@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from daspm.apis.amp import AMP_DTYPES, check_amp_device, command_line_options
+from daspm.apis.checkpoint import check_config_checkpoints
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
 from daspm.apis.distributed import (LAUNCHERS, close_distributed, configure_distributed, init_distributed,
                                     is_main_process)
@@ -45,6 +46,7 @@ def prepare_config(args: argparse.Namespace):
     """Config with work dir, resume, AMP and launcher applied."""
     cfg = load_config(args.config, command_line_options(args.amp, args.cfg_options))
     check_amp_device(cfg)
+    check_config_checkpoints(cfg)  # a refused load_from or init_cfg: one line, not torch's traceback
     configure_distributed(cfg, args.launcher)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or str(Path('work_dirs') / Path(args.config).stem)
     if args.resume:

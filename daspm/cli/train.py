@@ -10,8 +10,12 @@ The run is named ``<yymmdd_HHMM>_<config name>_<5-char id>`` and lives in
 ``<timestamp>/``), checkpoints ``iter_N.pth``, ``last_checkpoint`` (path of the latest) and
 ``provenance.json`` (code revision with a dirty flag and package versions, one entry per start).
 A run directory trains in one process at a time: a second one is refused. A new run that fails
-before its first checkpoint leaves nothing behind: its run directory is removed (a resumed run's
-never is).
+before its first checkpoint and before it logged a training iteration leaves nothing behind: its
+run directory is removed (a resumed run's never is, nor one a check stopped during training).
+
+``--resume`` continues from the newest checkpoint that can be read (an unreadable newer one is
+named and skipped) and refuses a directory without one; the run's ``config.py`` is never
+rewritten: the configuration of each start goes to ``<timestamp>.py`` beside its log folder.
 
 Distributed: ``--gpus N`` starts N processes through torchrun (``--launcher pytorch``), as does
 ``torchrun --nproc-per-node N run_experiments.py ... --launcher pytorch``; ``--launcher slurm``
@@ -33,11 +37,12 @@ from types import ModuleType
 from mmengine.config import Config
 
 from daspm.apis.amp import AMP_DTYPES, check_amp_device, command_line_options, require_amp_device
+from daspm.apis.checkpoint import check_config_checkpoints, resume_checkpoint
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
 from daspm.apis.distributed import (LAUNCHERS, close_distributed, configure_distributed, init_distributed,
                                     is_main_process, shared_value, torchrun_command)
 from daspm.apis.run_directory import LAST_CHECKPOINT, RESOLVED_CONFIG, record_provenance, run_lock
-from daspm.utils.errors import DaspmInputError, exit_on_input_error
+from daspm.utils.errors import DaspmInputError, TrainingStopped, exit_on_input_error
 
 EXPERIMENTS_FILE = 'experiments.py'
 
@@ -98,7 +103,8 @@ class NewRunDirs:
 
     Only what this invocation made is ever removed: a run directory it created (never a resumed
     one) that holds no checkpoint, and folders above it that it created and that are empty again.
-    ``main`` removes them when the invocation fails with an error; an interrupt (Ctrl-C) keeps them.
+    ``main`` removes them when the invocation fails with an error; an interrupt (Ctrl-C) keeps them,
+    and so does a run whose logs hold training iterations (they show how far it got).
     """
 
     def __init__(self) -> None:
@@ -115,10 +121,10 @@ class NewRunDirs:
         return run_dir
 
     def remove_unfinished(self) -> list[Path]:
-        """Remove the created run directories without a checkpoint; return them."""
+        """Remove the created run directories without a checkpoint or logged iterations; return them."""
         removed = []
         for run_dir in self.runs:
-            if run_dir.is_dir() and not has_checkpoint(run_dir):
+            if run_dir.is_dir() and not has_checkpoint(run_dir) and not has_training_logs(run_dir):
                 shutil.rmtree(run_dir)
                 removed.append(run_dir)
         for parent in self.parents:
@@ -132,6 +138,11 @@ class NewRunDirs:
 def has_checkpoint(run_dir: Path) -> bool:
     """Whether training wrote a checkpoint into ``run_dir`` (then the run can be resumed)."""
     return (run_dir / LAST_CHECKPOINT).exists() or any(run_dir.glob('*.pth'))
+
+
+def has_training_logs(run_dir: Path) -> bool:
+    """Whether the run's logs hold a training iteration (mmengine's ``<timestamp>/vis_data/scalars.json``)."""
+    return any(path.stat().st_size > 0 for path in run_dir.glob('*/vis_data/scalars.json'))
 
 
 def make_run_dir(new_dirs: NewRunDirs, parent: Path, name: str, cfg: Config) -> Path:
@@ -164,13 +175,23 @@ def prepare_run(args: argparse.Namespace, new_dirs: NewRunDirs):
         if not resolved.is_file():
             raise DaspmInputError(f'{run_dir} is not a run directory (no {RESOLVED_CONFIG}); '
                                   'give a directory made by daspm-train --config (run_experiments.py)')
-        cfg = load_config(resolved, command_line_options(args.amp, args.cfg_options))
+        # the runner writes its config as <timestamp>.py beside its log folder, not over config.py
+        cfg = Config(load_config(resolved, command_line_options(args.amp, args.cfg_options)).to_dict())
         check_amp_device(cfg)
-        cfg.resume = True
+        if args.launcher == 'none':  # one process: a training still running there comes first (it may
+            with run_lock(run_dir):  # not have saved yet); the processes of a launcher would collide
+                pass
+        checkpoint, skipped = resume_checkpoint(run_dir)
+        if skipped:
+            print(f'warning: resuming from {checkpoint.name}, the newest checkpoint that can be read; skipped '
+                  f'{"; ".join(skipped)}', file=sys.stderr)
+        cfg.load_from, cfg.resume = str(checkpoint), True
+        check_config_checkpoints(cfg)
         init_distributed(args.launcher, cfg)
     else:
         cfg = load_config(args.config, command_line_options(args.amp, args.cfg_options))
         check_amp_device(cfg)
+        check_config_checkpoints(cfg)
         init_distributed(args.launcher, cfg)
         run_dir = make_run_dir(new_dirs, Path(args.work_root) / args.exp_name, run_name(args.config), cfg)
     finish_config(cfg, run_dir, args.launcher)
@@ -189,6 +210,7 @@ def prepare_experiment(args: argparse.Namespace, experiments_file: str | Path, n
         cfg = load_config(run.config, {**run.options, **command_line_options(args.amp, args.cfg_options)})
         if not args.dry_run:
             check_amp_device(cfg)
+            check_config_checkpoints(cfg)
         init_distributed(args.launcher, cfg)  # the first run's settings start the group of all
         run_dir = make_run_dir(new_dirs, Path(args.work_root) / f'local-exp{args.exp}', run_name(run.name), cfg)
         finish_config(cfg, run_dir, args.launcher)
@@ -252,10 +274,11 @@ def main(argv: list[str] | None = None, experiments_file: str | Path | None = No
             else:
                 Runner.from_cfg(cfg).train()
         close_distributed(args.launcher)
-    except Exception:
+    except Exception as err:
         # a new run without a checkpoint cannot be resumed: its empty or half-made directory would
-        # only be mistaken for a run (by test.sh, --resume, or whoever lists work_dirs/)
-        removed = new_dirs.remove_unfinished()
+        # only be mistaken for a run (by test.sh, --resume, or whoever lists work_dirs/); a run a
+        # check stopped during training keeps its logs, which say why
+        removed = [] if isinstance(err, TrainingStopped) else new_dirs.remove_unfinished()
         if removed:
             print(f'removed {", ".join(map(str, removed))}: the new run failed before its first checkpoint',
                   file=sys.stderr)

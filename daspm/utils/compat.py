@@ -12,15 +12,21 @@ from mmengine.logging.history_buffer import HistoryBuffer
 
 
 def _numpy_globals() -> list:
-    """The numpy callables and dtypes that pickled arrays and scalars refer to."""
+    """The numpy callables and types that the pickled arrays and scalars of mmengine's log refer to."""
     core = getattr(np, '_core', None) or np.core  # numpy 2 renamed np.core to np._core
-    dtype_classes = [type(np.dtype(t)) for t in ('float64', 'float32', 'int64', 'int32', 'uint8', 'bool')]
-    return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype, *dtype_classes]
+    # a HistoryBuffer keeps its values as float64 and their counts as int64
+    dtype_classes = [type(np.dtype(t)) for t in ('float64', 'int64')]
+    return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype,
+            *dtype_classes]
 
 
-# HistoryBuffer pickles its bound statistics methods as ``getattr(buffer, 'mean')``, so
-# ``getattr`` is needed too. It only looks attributes up: the weights-only unpickler still calls
-# nothing but allow-listed callables (its REDUCE refuses any other function).
+# Exactly what a checkpoint written by mmengine 0.10.7 here holds besides tensors (a test saves one
+# and needs each entry): the message hub's HistoryBuffer, its numpy history (float64 values, int64
+# counts), numpy scalars (the ETA), and ``getattr``: HistoryBuffer pickles its bound statistics methods as
+# ``getattr(buffer, 'mean')``. getattr only looks attributes up: the weights-only unpickler still
+# calls nothing but allow-listed callables (its REDUCE refuses any other function). Reference
+# (mmseg 0.x) checkpoints hold tensors and plain Python values only (the old mmcv's pickled
+# objects are for convert_checkpoint's --trust-pickle).
 MMENGINE_CHECKPOINT_GLOBALS: list = [HistoryBuffer, getattr, *_numpy_globals()]
 
 

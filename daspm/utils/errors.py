@@ -16,6 +16,10 @@ class DaspmInputError(ValueError):
     """Bad user input (path, band count, labels, checkpoint...): the message names the file and the fix."""
 
 
+class TrainingStopped(DaspmInputError):
+    """A check stopped a training run that had started: its run directory and logs are kept."""
+
+
 def user_message(err: BaseException) -> str:
     """The message of a DaspmInputError, without registry prefixes or DataLoader worker tracebacks."""
     text = str(err)

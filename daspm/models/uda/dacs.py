@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ...utils.device import batch_to_device
 from ...utils.errors import DaspmInputError
+from ...utils.options import refuse_unknown_options
 from .accuracy import pixel_accuracy
 from .class_mix import class_mix, class_mix_masks, host_label_classes
 from .compile import compile_options, compile_segmentor
@@ -29,6 +30,7 @@ from .strong_augmentation import strong_augment
 
 
 @MODELS.register_module()
+@refuse_unknown_options  # a misspelt option names the nearest one, not a registry traceback
 class DACS(BaseModel):
     """Student / EMA teacher / frozen ImageNet model; one ``train_step`` = the eight steps of METHOD.md
     (plus MIC's masked step when ``mic`` is set).

@@ -22,6 +22,8 @@ import torch
 from torch import Tensor
 
 from ...utils.device import host_to_device
+from ...utils.errors import DaspmInputError
+from ...utils.options import unknown_option_message
 
 __all__ = ['MICOptions', 'block_mask', 'mask_images']
 
@@ -48,9 +50,9 @@ class MICOptions:
         if cfg is None:
             return None
         known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise ValueError(f'unknown mic option(s) {unknown}; known: {sorted(known)}')
+        for name in cfg:
+            if name not in known:
+                raise DaspmInputError(unknown_option_message('model.mic', name, known))
         return cls(**dict(cfg))
 
 
