@@ -254,3 +254,22 @@ def test_a_refused_checkpoint_through_resume_load_from_or_init_cfg_is_one_line(t
     line = _error_line(call_cli(cli_image_demo.main, demo))
     assert line.startswith(f'error: checkpoint {refused} {REFUSED}')
     assert line.endswith('re-save only its state_dict (torch.save(ckpt["state_dict"], path)) and load that')
+
+
+def test_mmseg_style_resume_skips_an_unreadable_newest_checkpoint_and_says_when_there_is_none(tmp_path, capsys):
+    """tools/train.py --resume: the newest readable checkpoint, the skipped one named; none yet: one note."""
+    from daspm.cli import mmseg_train
+    config = str(REPO / 'configs/daspm/synthetic_source_only_segformer_mitb0.py')
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    cfg = mmseg_train.prepare_config(mmseg_train.parse_args([config, '--work-dir', str(work_dir), '--resume']))
+    assert cfg.resume is True and cfg.get('load_from') is None       # mmseg's --resume on a new work dir
+    assert 'holds no checkpoint yet' in capsys.readouterr().err
+    torch.save({'meta': {'iter': 2}, 'state_dict': {}}, work_dir / 'iter_2.pth')
+    intact = (work_dir / 'iter_2.pth').read_bytes()
+    (work_dir / 'iter_4.pth').write_bytes(intact[:len(intact) // 2])   # cut off while saving
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_4.pth'))
+    cfg = mmseg_train.prepare_config(mmseg_train.parse_args([config, '--work-dir', str(work_dir), '--resume']))
+    assert cfg.resume is True and cfg.load_from == str(work_dir / 'iter_2.pth')
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('warning: resuming from iter_2.pth') and 'iter_4.pth' in err[0]

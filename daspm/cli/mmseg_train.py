@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from daspm.apis.amp import AMP_DTYPES, check_amp_device, command_line_options
-from daspm.apis.checkpoint import check_config_checkpoints
+from daspm.apis.checkpoint import check_config_checkpoints, resume_checkpoint
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
 from daspm.apis.distributed import (LAUNCHERS, close_distributed, configure_distributed, init_distributed,
                                     is_main_process)
-from daspm.apis.run_directory import record_provenance, run_lock
+from daspm.apis.run_directory import checkpoints_newest_first, record_provenance, run_lock
 from daspm.utils.errors import exit_on_input_error
 
 
@@ -51,8 +51,27 @@ def prepare_config(args: argparse.Namespace):
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or str(Path('work_dirs') / Path(args.config).stem)
     if args.resume:
         cfg.resume = True
+        if cfg.get('load_from') is None:
+            choose_resume_checkpoint(cfg)
     add_tensorboard_if_available(cfg)
     return cfg
+
+
+def choose_resume_checkpoint(cfg) -> None:
+    """Resume from the work dir's newest checkpoint that can be read, naming the ones skipped.
+
+    mmsegmentation's ``--resume`` also starts a work dir that holds no checkpoint yet (jobs that are
+    requeued run the same command); that stays, said in one line rather than silently.
+    """
+    if not checkpoints_newest_first(cfg.work_dir):
+        print(f'note: --resume: {cfg.work_dir} holds no checkpoint yet (iter_N.pth); training from the start',
+              file=sys.stderr)
+        return
+    checkpoint, skipped = resume_checkpoint(cfg.work_dir)
+    if skipped:
+        print(f'warning: resuming from {checkpoint.name}, the newest checkpoint that can be read; skipped '
+              f'{"; ".join(skipped)}', file=sys.stderr)
+    cfg.load_from = str(checkpoint)
 
 
 @exit_on_input_error
