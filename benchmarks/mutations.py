@@ -65,6 +65,7 @@ _S2_SAT_META = f'{T_S2F}::test_saturated_value_is_the_metadatas'
 _S2_SAT_DEFAULT = f'{T_S2F}::test_saturated_value_defaults_to_65535_without_metadata'
 T_SAFE = 'tests/test_run_safety.py'
 T_OPTS = 'tests/test_config_options.py'
+T_TND = 'tests/test_target_nodata.py'
 
 _PL = 'daspm/models/uda/pseudo_label.py'
 _CM = 'daspm/models/uda/class_mix.py'
@@ -86,6 +87,8 @@ _OPT = 'daspm/engine/optimizers/merged_param_groups.py'
 _HEAD = 'daspm/models/decode_heads/daformer_head.py'
 _MIT = 'daspm/models/backbones/mit_weights.py'
 _CKPT = 'daspm/apis/checkpoint.py'
+_TND_PACK = 'daspm/datasets/transforms/image_nodata.py'
+_TND_UDA = 'daspm/models/uda/image_nodata.py'
 _UCKPT = 'daspm/utils/checkpoint.py'
 _DACS = 'daspm/models/uda/dacs.py'
 _AUG = 'daspm/models/uda/strong_augmentation.py'
@@ -217,7 +220,7 @@ MUTATIONS: list[Mutation] = [
     M('dacs-imnet-not-loaded', _DACS, 'if iteration == 0 and self.imnet_model is not None:', 'if iteration < 0 and self.imnet_model is not None:', 'the ImageNet model keeps its own initialisation instead of the starting weights', [T_DACS]),
     M('dacs-eval-model-swapped', _DACS, "return self.ema_model if self.eval_with == 'teacher' else self.model", "return self.model if self.eval_with == 'teacher' else self.ema_model", 'evaluation uses the teacher when the student is configured', [T_DACS]),
     M('dacs-padding-transposed', _DACS, 'valid[i, :img_h, :img_w] = True', 'valid[i, :img_w, :img_h] = True', 'padding mask with height and width swapped', [T_DACS]),
-    M('dacs-padding-weighted', _DACS, "                tgt_img, valid if self.ignore_padding else None)", "                tgt_img, None)", 'padded target pixels weighted and counted (ignore_padding has no effect)', [T_DACS]),
+    M('dacs-padding-weighted', _DACS, "both(valid if self.ignore_padding else None, has_data)", "both(None, has_data)", 'padded target pixels weighted and counted (ignore_padding has no effect)', [T_DACS]),
     M('dacs-no-strong-augmentation', _DACS, '            mixed_img = strong_augment(mixed_img,', '            _unused = strong_augment(mixed_img,', 'the mixed images are not augmented', [T_DACS]),
     M('pl-share-over-padding', _PL, '            share = (confident & valid).sum().double() / valid.sum().clamp(min=1).double()', '            share = confident.float().mean().double()', 'confident share taken over padded pixels too', [T_DACS]),
     M('aug-brightness-multiplicative', _AUG, 'x = _clamp01(x + (brightness.view(n, 1, 1, 1) - 1.0), clamp)', 'x = _clamp01(x * brightness.view(n, 1, 1, 1), clamp)', 'brightness multiplied (torchvision) instead of added (kornia 0.5.8)', [T_UDA]),
@@ -317,4 +320,10 @@ MUTATIONS: list[Mutation] = [
     M('allow-list-wider-than-checkpoints', 'daspm/utils/compat.py', "for t in ('float64', 'int64')]", "for t in ('float64', 'int64', 'int32')]", 'safe loading admits a numpy type no checkpoint of the project holds', [f'{T_SAFE}::test_a_safe_loading_refusal_is_one_complete_line_naming_the_object']),
     M('allow-list-lacks-counts', 'daspm/utils/compat.py', "for t in ('float64', 'int64')]", "for t in ('float64',)]", "safe loading refuses the int64 counts of mmengine's own log buffers", [f'{T_SAFE}::test_a_real_mmengine_checkpoint_needs_exactly_the_allow_list']),
     M('mmseg-resume-newest-unreadable', 'daspm/cli/mmseg_train.py', "        if cfg.get('load_from') is None:\n            choose_resume_checkpoint(cfg)", "        if False:\n            choose_resume_checkpoint(cfg)", "tools/train.py --resume takes mmengine's newest checkpoint even when it cannot be read", ['tests/test_run_safety.py::test_mmseg_style_resume_skips_an_unreadable_newest_checkpoint_and_says_when_there_is_none']),
+    M('target-nodata-ignored', 'daspm/models/uda/dacs.py', 'both(valid if self.ignore_padding else None, has_data)', 'valid if self.ignore_padding else None', 'target nodata pixels (NaN/Inf input) keep the pseudo-weight and count in the confident share', [f'{T_TND}::test_target_nodata_pixels_get_pseudo_weight_0_and_do_not_count_in_the_share']),
+    M('target-nodata-with-padding-switch', 'daspm/models/uda/dacs.py', 'both(valid if self.ignore_padding else None, has_data)', 'both(valid, has_data) if self.ignore_padding else None', 'ignore_padding=False (the reference) also trains on the target nodata pixels', [f'{T_TND}::test_nodata_and_padding_together_and_the_reference_switch_keeps_nodata_out']),
+    M('target-nodata-inverted', _TND_UDA, '= ~nodata', '= nodata', 'the image pixels get weight 0 and the nodata pixels keep it', [f'{T_TND}::test_target_nodata_pixels_get_pseudo_weight_0_and_do_not_count_in_the_share']),
+    M('target-nodata-not-moved', _TND_PACK, '                fields.append(NODATA_MAP_KEY)', '                pass', 'the nodata map is not among the seg_fields: resize/crop/flip leave it behind the image', [f'{T_TND}::test_the_nodata_mask_follows_resize_crop_and_flip_of_the_real_target_pipeline']),
+    M('target-nodata-packed-inverted', _TND_PACK, 'torch.from_numpy(nodata[None] != 0)', 'torch.from_numpy(nodata[None] == 0)', 'the packed mask marks the image pixels as nodata', [f'{T_TND}::test_the_nodata_mask_follows_resize_crop_and_flip_of_the_real_target_pipeline']),
+    M('target-nodata-mask-always-packed', _TND_PACK, '            if nodata.any():', '            if True:', 'a crop beside the nodata still carries a (empty) mask: such tiles leave the unchanged route', [f'{T_TND}::test_the_nodata_mask_follows_resize_crop_and_flip_of_the_real_target_pipeline']),
 ]

@@ -130,7 +130,7 @@ def test_a_uda_step_on_a_target_tile_with_nan_stays_finite(tmp_path):
     _, broken = scene_pair(tmp_path)
     cfg, model, wrapper = build_dacs()
     steps = [s for s in copy.deepcopy(cfg.train_dataloader.dataset.target.pipeline)
-             if s['type'] in ('LoadGeoTiff', 'SubPixelResample', 'PackSegInputs')]
+             if s['type'] in ('LoadGeoTiff', 'SubPixelResample', 'TrackImageNodata', 'PackSegInputsWithNodata')]
     packed = Compose(steps)(dict(img_path=str(broken)))
     image = packed['inputs'].float()
     block, _ = block_masks(image.shape[1:])

@@ -159,11 +159,15 @@ def _train_pipeline(load: str, resize: tuple[int, int], labelled: bool) -> str:
     if labelled:
         steps.append("dict(type='LoadGeoTiffAnnotations')")
     steps.append("dict(type='SubPixelResample', out_gsd=output_gsd)")
+    if not labelled:
+        # an unlabelled target's nodata pixels reach DACS as a mask (pseudo-weight 0 there)
+        steps.append("dict(type='TrackImageNodata')")
     steps.append(f"dict(type='RandomResize', scale={_py(resize)}, ratio_range=(0.5, 2.0), keep_ratio=True)")
     steps.append("dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75)" if labelled
                  else "dict(type='RandomCrop', crop_size=crop_size)")
     steps.append("dict(type='RandomFlip', prob=0.5)")
-    steps.append("dict(type='PackSegInputs', meta_keys=meta_keys)")
+    steps.append("dict(type='PackSegInputs', meta_keys=meta_keys)" if labelled
+                 else "dict(type='PackSegInputsWithNodata', meta_keys=meta_keys)")
     return '[\n' + ''.join(f'    {s},\n' for s in steps) + ']'
 
 

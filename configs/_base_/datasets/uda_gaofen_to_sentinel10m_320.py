@@ -9,10 +9,11 @@ load_target = {{_base_.load_sentinel}}
 target_train_pipeline = [
     load_target,
     dict(type='SubPixelResample', out_gsd={{_base_.output_gsd}}),
+    dict(type='TrackImageNodata'),  # nodata pixels get pseudo-weight 0 in DACS
     dict(type='RandomResize', scale=(1024, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size={{_base_.crop_size}}),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
+    dict(type='PackSegInputsWithNodata', meta_keys={{_base_.meta_keys}}),
 ]
 target_oracle_pipeline = [
     load_target,

@@ -22,10 +22,11 @@ source_train_pipeline = [
 target_train_pipeline = [
     load_target,
     dict(type='SubPixelResample', out_gsd={{_base_.output_gsd}}),
+    dict(type='TrackImageNodata'),  # nodata pixels get pseudo-weight 0 in DACS
     dict(type='RandomResize', scale=(1024, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
+    dict(type='PackSegInputsWithNodata', meta_keys={{_base_.meta_keys}}),
 ]
 # the target WITH labels, for the oracle baseline (not a UDA setting)
 target_oracle_pipeline = [

@@ -24,6 +24,7 @@ from .class_mix import class_mix, class_mix_masks, host_label_classes
 from .compile import compile_options, compile_segmentor
 from .ema import TeacherEMA
 from .feature_distance import feature_distance_loss, feature_distance_mask
+from .image_nodata import both, image_data_mask
 from .masking import MICOptions, block_mask, mask_images
 from .pseudo_label import pseudo_labels_with_share
 from .strong_augmentation import strong_augment
@@ -53,6 +54,7 @@ class DACS(BaseModel):
             (right for 8-bit inputs); False for inputs test time does not clip (reflectance / c).
         ignore_padding: padded target pixels (crops smaller than the batch) get pseudo-weight 0
             and do not count in the confident share; False counts them as the reference did.
+            Target nodata pixels (the sample's ``img_nodata_mask``) get weight 0 either way.
         imnet_feature_dist_lambda: weight of the ImageNet feature distance (0 = off, no ImageNet model).
         imnet_feature_dist_classes: classes whose pixels the FD covers (None = all).
         imnet_feature_dist_scale_min_ratio: majority share a downscaled label cell needs.
@@ -244,8 +246,10 @@ class DACS(BaseModel):
             # 4. pseudo-labels of the teacher on the target batch
             # crops smaller than the batch are padded (bottom, right): those pixels hold no image
             valid = unpadded_mask(target['data_samples'], tgt_img.shape[-2:], tgt_img.device)
+            # nodata pixels (NaN/Inf input filled by LoadGeoTiff) hold no image either: from the image, not a label
+            has_data = image_data_mask(target['data_samples'], tgt_img.shape[-2:], tgt_img.device)
             pseudo_label, pseudo_weight, confident = self._pseudo_label(
-                tgt_img, valid if self.ignore_padding else None)
+                tgt_img, both(valid if self.ignore_padding else None, has_data))
             # logged as tensors: the logger reads them after the step, so the step never waits for the GPU
             log_vars['pseudo_weight'] = confident.float()
             log_vars['tgt_pad_share'] = (torch.zeros((), device=tgt_img.device) if valid is None
