@@ -242,8 +242,7 @@ def test_image_demo_masks_a_nan_block_and_refuses_an_all_nan_image(tmp_path, pix
 
 # ------------------------------------------------------------------------------------- output paths
 KILLED_RUN = """
-import os, signal, sys
-sys.path.insert(0, {tests!r})
+import os, signal
 from test_scene_mapping import SPEC, PixelModel
 from daspm.apis.scene import map_scene_to_files
 
@@ -265,8 +264,12 @@ def test_a_rerun_removes_the_partial_files_a_killed_run_left_and_nothing_else(tm
     maps = tmp_path / 'maps'
     maps.mkdir()
     out, conf = maps / 'map.tif', maps / 'map_confidence.tif'
-    script = KILLED_RUN.format(tests=str(Path(__file__).parent), scene=str(clean), out=str(out), conf=str(conf))
-    killed = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    script = KILLED_RUN.format(scene=str(clean), out=str(out), conf=str(conf))
+    # the tests folder on the child's path (for test_scene_mapping) through its environment, as pytest's rootdir
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [str(Path(__file__).parent),
+                                                                     os.environ.get('PYTHONPATH')]))}
+    killed = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env)
     _, stderr = killed.communicate(timeout=300)
     assert killed.returncode == -9, stderr[-2000:]
     left = sorted(p.name for p in maps.iterdir())
