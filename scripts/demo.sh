@@ -73,7 +73,7 @@ if (control and summary['seeds'][0] == 0 and summary['iters'] == source_only_ite
         and control['iterations'] == daspm_iters and control['miou'][0] is not None):
     print(f'note: DASPM trained {source_only_iters} + {daspm_iters} iterations; the source-only model trained '
           f'{daspm_iters} more without the target (same start and schedule) reached {control["miou"][0]:.2f} on this '
-          'data and seed (benchmarks/results/adaptation_synthetic.json, row source-only-warm, seed 0; the README '
+          'data and seed (benchmarks/results/adaptation_synthetic.json, row source-only-warm, seed 0; docs/results.md '
           'discusses it)')
 PYNOTE
 echo "demo outputs in $UDA_RUN/demo and $UDA_RUN/preds; metrics in $SO_RUN/metrics.json and $UDA_RUN/metrics.json"
