@@ -48,6 +48,12 @@ T_SYNC = 'tests/test_step_host_syncs.py'
 T_RCS = 'tests/test_uda_dataset.py'
 T_SUB = 'tests/test_subpixel.py'
 T_GEO = 'tests/test_geotiff_loading.py'
+T_SHIFT = 'tests/test_synthetic_shifts.py'
+T_DIAG = 'tests/test_pseudo_label_diagnostics.py'
+_DIAG = 'daspm/engine/hooks/pseudo_label_diagnostics.py'
+_GEN = 'daspm/synthetic/generate.py'
+_SHIFTS = 'daspm/synthetic/shifts.py'
+_SENS = 'daspm/synthetic/sensors.py'
 T_CONV = 'tests/test_converters.py'
 T_SCENE = 'tests/test_scene_mapping.py'
 T_OPT = 'tests/test_optimizer_groups.py'
@@ -231,4 +237,16 @@ MUTATIONS: list[Mutation] = [
     M('dist-group-left-at-exit', 'daspm/apis/distributed.py', '    torch.distributed.destroy_process_group()\n', '', 'the process group left for the interpreter exit (gloo can abort a finished run)', ['tests/test_distributed.py::test_a_command_under_a_launcher_destroys_its_process_group_and_leaves_the_callers']),
     M('dist-group-closed-without-launcher', 'daspm/apis/distributed.py', "if launcher == 'none' or not torch.distributed.is_initialized():", 'if not torch.distributed.is_initialized():', 'a process group the caller made (no launcher) destroyed by the command', ['tests/test_distributed.py::test_a_command_under_a_launcher_destroys_its_process_group_and_leaves_the_callers']),
     M('test-cli-loads-into-the-wrapper', 'daspm/cli/test.py', 'model = runner.model.module if is_model_wrapper(runner.model) else runner.model', 'model = runner.model', 'daspm-test under a launcher loads the checkpoint into the DDP wrapper (every key missing)', ['tests/test_distributed.py::test_two_processes_train_check_their_teachers_and_resume_in_one']),
+    # -- synthetic target-domain shifts -----------------------------------------------------------
+    M('shift-season-on-the-source', _GEN, '    reflectance = layout_reflectance(material_rng, layout)\n    if domain', '    reflectance = apply_land_cover(get_shift(shift), layout_reflectance(material_rng, layout), layout.labels)\n    if domain', "the season's land cover applied to the source too", [f'{T_SHIFT}::test_source_tiles_ignore_the_shift']),
+    M('shift-haze-ranges-ignored', _GEN, 'sensors.draw_atmosphere(sensor_rng, shift.aot550, shift.path_blue)', 'sensors.draw_atmosphere(sensor_rng)', "the atmosphere family's haze ranges not used when drawing a tile's haze", [T_SHIFT]),
+    M('shift-tone-curve-inverted', _SHIFTS, '** np.float32(1.0 / shift.gamma)', '** np.float32(shift.gamma)', 'tone curve rho ** gamma instead of rho ** (1 / gamma) (darkens instead of brightening)', [T_SHIFT]),
+    M('shift-season-on-every-class', _SHIFTS, '    green = labels == GREEN\n', '    green = labels >= GREEN\n', "the season's vegetation factors applied to every class", [T_SHIFT]),
+    M('shift-default-tagged', _SHIFTS, '    if shift.is_default:\n        return {}\n', '', 'default files tagged (no longer byte-identical to the generator before shifts)', [T_SHIFT]),
+    M('shift-psf-in-metres', _SENS, 'psf_blur(signal.astype(np.float32), shift.psf_sigma_m() / FINE_GSD_M)', 'psf_blur(signal.astype(np.float32), shift.psf_sigma_m())', 'PSF sigma in metres used as fine pixels', [T_SHIFT]),
+    # -- pseudo-label diagnostics (target labels for diagnosis only) --------------------------------
+    M('dacs-trains-on-target-labels', _DACS, "            log_vars['pseudo_weight'] = confident.float()\n", "            if 'gt_sem_seg' in target['data_samples'][0]:\n                pseudo_label = torch.stack([s.gt_sem_seg.data[0] for s in target['data_samples']]).long()\n            log_vars['pseudo_weight'] = confident.float()\n", 'the target labels leak into training (they replace the pseudo-labels when the batch holds them)', [f'{T_DIAG}::test_training_never_reads_the_target_labels']),
+    M('diag-ignored-pixels-scored', _DIAG, '    keep = true != ignore_index\n', '    keep = true >= 0\n', 'unlabelled (ignore) pixels scored as a class', [T_DIAG]),
+    M('diag-confident-share-of-the-batch', _DIAG, '        confident_share=n_conf / pixels if pixels else None,', '        confident_share=float(confident.float().mean()),', 'confident share over all pixels, unlabelled ones included', [T_DIAG]),
+    M('diag-label-loader-before-resampling', 'daspm/datasets/uda_dataset.py', "    at = types.index('SubPixelResample') + 1 if 'SubPixelResample' in types else 1\n", '    at = 1\n', "the target labels loaded before the image's resampling (the resampler would treat them as coarse)", [T_DIAG]),
 ]
