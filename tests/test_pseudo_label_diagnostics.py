@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
 
 from conftest import write_tif
 from dacs_helpers import CROP, build_dacs, make_batch
@@ -63,6 +64,13 @@ def _fake_runner(model, work_dir: Path, iteration: int):
     return SimpleNamespace(model=model, work_dir=str(work_dir), iter=iteration, train_dataloader=None)
 
 
+def _sample_with(label: torch.Tensor) -> SegDataSample:
+    """A target sample carrying ``label`` ([H,W]) as its ground truth."""
+    sample = SegDataSample()
+    sample.gt_sem_seg = PixelData(data=label[None])
+    return sample
+
+
 def test_hook_writes_a_json_line_every_interval(tmp_path: Path) -> None:
     pseudo, confident, true = _hand_made()
     model = SimpleNamespace(debug_output=dict(pseudo_label=pseudo, pseudo_confident=confident),
@@ -75,19 +83,11 @@ def test_hook_writes_a_json_line_every_interval(tmp_path: Path) -> None:
     assert [line['iter'] for line in lines] == [5, 10]
     expected = pseudo_label_diagnostics(pseudo, confident, true, 5)
     assert lines[0]['classes'] == ['a', 'b', 'c', 'd', 'e']
-    assert lines[0]['miou'] == pytest.approx(expected['miou'])
+    assert lines[0]['miou'] == pytest.approx((50 + 200 / 3 + 100) / 3)  # as worked out above
     assert lines[1]['pseudo_share'] == pytest.approx(expected['pseudo_share'])
 
 
-def _sample_with(label: torch.Tensor):
-    from mmseg.structures import SegDataSample
-    sample = SegDataSample()
-    sample.gt_sem_seg = PixelData(data=label[None])
-    return sample
-
-
 def test_hook_without_target_labels_says_how_to_load_them(tmp_path: Path) -> None:
-    from mmseg.structures import SegDataSample
     pseudo, confident, _ = _hand_made()
     model = SimpleNamespace(debug_output=dict(pseudo_label=pseudo, pseudo_confident=confident),
                             num_classes=5, ignore_index=255)
