@@ -129,17 +129,18 @@ def run_logged(cmd: list[str], log: Path, threads: int | None) -> None:
         raise RuntimeError(f'{" ".join(cmd)} failed (exit {proc.returncode}); see {log}')
 
 
-def prepare_data(data: Path, seed: int) -> None:
-    """Generate and convert the seed's synthetic dataset when it is not there yet."""
+def prepare_data(data: Path, seed: int, shift: str = 'default') -> None:
+    """Generate and convert the seed's synthetic dataset (target rendered with ``shift``) when it is not there yet."""
     py = sys.executable
     manifest = data / 'synthetic_dataset.json'
     if manifest.is_file():
         params = json.loads(manifest.read_text()).get('parameters', {})
-        if (params.get('num_source'), params.get('num_target'), params.get('seed')) != (NUM_SOURCE, NUM_TARGET, seed):
+        found = (params.get('num_source'), params.get('num_target'), params.get('seed'), params.get('shift', 'default'))
+        if found != (NUM_SOURCE, NUM_TARGET, seed, shift):
             raise SystemExit(f'{data} holds another synthetic dataset ({params}); remove it or pass another --data-root')
     else:
         subprocess.run([py, 'tools/make_synthetic_dataset.py', str(data), '--seed', str(seed), *GENERATOR_ARGS,
-                        '--quiet'], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+                        '--shift', shift, '--quiet'], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     for tool, domain in (('gaofen2m.py', 'gaofen'), ('sentinel10m.py', 'sentinel')):
         if not (data / f'{domain}_converted').is_dir():
             subprocess.run([py, f'tools/convert_datasets/{tool}', str(data / domain), '--nproc', '2'],

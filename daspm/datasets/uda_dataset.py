@@ -34,11 +34,18 @@ class UDADataset:
         rare_class_sampling: None (off) or a dict with ``class_temp``, ``min_pixels``,
             ``min_crop_ratio`` and ``drop_unqualified_classes``.
         seed: mixed with the worker's torch seed to seed the RCS random generator.
+        target_label_loader: None (default: the target crops carry no labels) or a transform
+            config, e.g. ``dict(type='LoadGeoTiffAnnotations')``, put into the target pipeline
+            (see ``with_label_loader``) so that each target crop carries its true labels, for
+            diagnostics only (``PseudoLabelDiagnosticsHook``). DACS never reads them
+            (tests/test_pseudo_label_diagnostics.py poisons them to check).
     """
 
     def __init__(self, source: dict, target: dict, rare_class_sampling: dict | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, target_label_loader: dict | None = None) -> None:
         self.source = DATASETS.build(source)
+        if target_label_loader is not None:
+            target = dict(target, pipeline=with_label_loader(list(target['pipeline']), target_label_loader))
         self.target = DATASETS.build(target)
         self.seed = int(seed)
         self._check_classes()
@@ -155,3 +162,12 @@ def _rank() -> int:
     """Distributed rank (0 when not distributed)."""
     from mmengine.dist import get_rank
     return int(get_rank())
+
+
+def with_label_loader(pipeline: list, loader: dict) -> list:
+    """``pipeline`` with ``loader`` after the image loading: after a ``SubPixelResample`` when there is
+    one (the labels are on the output grid, as in the test pipelines), else after the first transform.
+    """
+    types = [step.get('type') if isinstance(step, dict) else type(step).__name__ for step in pipeline]
+    at = types.index('SubPixelResample') + 1 if 'SubPixelResample' in types else 1
+    return pipeline[:at] + [dict(loader)] + pipeline[at:]

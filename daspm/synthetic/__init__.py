@@ -3,7 +3,7 @@
 ``scene`` draws label layouts, ``reflectance`` turns them into 4-band surface reflectance,
 ``sensors`` renders each sensor, ``georef`` places tiles, ``writer`` writes files,
 ``reference_layout`` writes the published DASPM layout (8-bit RGB on the label grid), and
-``generate`` ties them together. See docs/synthetic_dataset.md.
+``shifts`` names target-domain shifts, ``generate`` ties them together. See docs/synthetic_dataset.md.
 """
 from .generate import (DEFAULT_SPLITS, GENERATOR_NAME, GENERATOR_VERSION, Tile, generate_dataset, make_tile,
                        parse_splits, tile_name, tile_rngs, validate_layout, validate_tile_size)
@@ -11,6 +11,7 @@ from .reference_layout import LAYOUTS, REFERENCE_LAYOUT, sentinel_rgb_on_label_g
 from .reflectance import BANDS, MATERIALS, layout_reflectance, surface_reflectance
 from .scene import (GREEN, IMPERVIOUS, NUM_CLASSES, ROAD, URBAN, WATER, SceneLayout, class_counts, make_layout,
                     make_scene)
+from .shifts import SHIFTS, TargetShift, get_shift
 from .sensors import PSF_SIGMA_M, PSF_SIGMA_PX, draw_atmosphere, render_gaofen, render_sentinel
 from .writer import MANIFEST_NAME, RAW_CODES
 
@@ -20,4 +21,4 @@ __all__ = [
     'REFERENCE_LAYOUT', 'sentinel_rgb_on_label_grid', 'BANDS', 'MATERIALS', 'layout_reflectance',
     'surface_reflectance', 'GREEN', 'IMPERVIOUS', 'NUM_CLASSES', 'ROAD', 'URBAN', 'WATER', 'SceneLayout',
     'class_counts', 'make_layout', 'make_scene', 'PSF_SIGMA_M', 'PSF_SIGMA_PX', 'draw_atmosphere',
-    'render_gaofen', 'render_sentinel', 'MANIFEST_NAME', 'RAW_CODES']
+    'render_gaofen', 'render_sentinel', 'MANIFEST_NAME', 'RAW_CODES', 'SHIFTS', 'TargetShift', 'get_shift']

@@ -18,6 +18,7 @@ from . import georef, reference_layout, sensors, writer
 from .reflectance import BANDS, layout_reflectance
 from .scene import NUM_CLASSES, class_counts, make_layout
 from .sensors import Atmosphere
+from .shifts import TargetShift, apply_land_cover, get_shift, shift_tags
 
 GENERATOR_NAME = 'daspm.synthetic'
 GENERATOR_VERSION = '1.0.0'
@@ -51,16 +52,22 @@ class Tile:
     atmosphere: Atmosphere | None = None
 
 
-def make_tile(seed: int, domain: str, index: int, tile_size: int) -> Tile:
-    """Render tile ``index`` of ``domain`` in memory (no files); deterministic in its arguments."""
+def make_tile(seed: int, domain: str, index: int, tile_size: int, shift: str | TargetShift = 'default') -> Tile:
+    """Render tile ``index`` of ``domain`` in memory (no files); deterministic in its arguments.
+
+    ``shift`` (a name of shifts.SHIFTS) changes the target rendering only: the source, the
+    scenes and the random streams stay those of ``default``.
+    """
     scene_rng, material_rng, sensor_rng = tile_rngs(seed, domain, index)
     layout = make_layout(scene_rng, tile_size)
     reflectance = layout_reflectance(material_rng, layout)
     if domain == 'gaofen':
         return Tile(tile_name(domain, index), layout.labels, sensors.render_gaofen(sensor_rng, reflectance),
                     layout.district)
-    atmosphere = sensors.draw_atmosphere(sensor_rng)
-    image = sensors.render_sentinel(sensor_rng, reflectance, atmosphere)
+    shift = get_shift(shift)
+    reflectance = apply_land_cover(shift, reflectance, layout.labels)
+    atmosphere = sensors.draw_atmosphere(sensor_rng, shift.aot550, shift.path_blue)
+    image = sensors.render_sentinel(sensor_rng, reflectance, atmosphere, shift)
     return Tile(tile_name(domain, index), layout.labels, image, layout.district, atmosphere)
 
 
@@ -131,9 +138,10 @@ def _rounded(array: np.ndarray) -> list:
     return np.round(np.asarray(array, np.float64), 6).tolist()
 
 
-def _domain_spec(domain: str, tile_size: int, layout: str = reference_layout.DASPM_LAYOUT) -> dict[str, Any]:
+def _domain_spec(domain: str, tile_size: int, layout: str = reference_layout.DASPM_LAYOUT,
+                 shift: TargetShift | None = None) -> dict[str, Any]:
     """What the files of a domain hold (for the manifest, so converters need not guess)."""
-    spec = _render_spec(domain, tile_size)
+    spec = _render_spec(domain, tile_size, shift or TargetShift())
     if layout == reference_layout.REFERENCE_LAYOUT:
         spec['image'] = reference_layout.image_spec(domain, tile_size, sensors.FINE_GSD_M)
         spec['label_to_image_factor'] = 1
@@ -147,7 +155,7 @@ def _domain_spec(domain: str, tile_size: int, layout: str = reference_layout.DAS
     return spec
 
 
-def _render_spec(domain: str, tile_size: int) -> dict[str, Any]:
+def _render_spec(domain: str, tile_size: int, shift: TargetShift) -> dict[str, Any]:
     """What the renderer makes of a domain (the default layout writes it unchanged)."""
     coarse = tile_size // sensors.FACTOR
     label = dict(dtype='uint8', bands=1, shape=[tile_size, tile_size], gsd_m=sensors.FINE_GSD_M,
@@ -161,11 +169,12 @@ def _render_spec(domain: str, tile_size: int) -> dict[str, Any]:
         return dict(role='source', sensor='Gaofen-2-like RGB camera', image=image, label=label, sensor_model=model)
     image = dict(dtype='uint16', bands=list(sensors.SENTINEL_BANDS), shape=[coarse, coarse],
                  gsd_m=sensors.COARSE_GSD_M, nodata=None, scale=sensors.REFLECTANCE_SCALE, valid_range=[1, 10000])
-    model = dict(response=_rounded(sensors.SENTINEL_RESPONSE), gain=_rounded(sensors.SENTINEL_GAIN),
-                 psf='gaussian', psf_sigma_m=round(sensors.PSF_SIGMA_M, 4),
-                 psf_sigma_fine_px=round(sensors.PSF_SIGMA_PX, 4), mtf_at_nyquist=sensors.MTF_AT_NYQUIST,
+    sigma_m = shift.psf_sigma_m()
+    model = dict(response=_rounded(shift.response(sensors.SENTINEL_RESPONSE)), gain=_rounded(sensors.SENTINEL_GAIN),
+                 psf='gaussian', psf_sigma_m=round(sigma_m, 4),
+                 psf_sigma_fine_px=round(sigma_m / sensors.FINE_GSD_M, 4), mtf_at_nyquist=shift.mtf_at_nyquist,
                  downsampling=f'{sensors.FACTOR}x{sensors.FACTOR} area mean', snr=_rounded(sensors.SENTINEL_SNR),
-                 noise_reference_reflectance=sensors.NOISE_REF_REFLECTANCE)
+                 noise_reference_reflectance=sensors.NOISE_REF_REFLECTANCE, shift=shift.as_dict())
     return dict(role='target', sensor='Sentinel-2-like MSI (10 m bands)', image=image, label=label,
                 sensor_model=model, label_to_image_factor=sensors.FACTOR)
 
@@ -180,13 +189,16 @@ def validate_layout(layout: Any) -> str:
 
 def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: int = 320, num_source: int = 24,
                      num_target: int = 24, splits: Sequence[float] = DEFAULT_SPLITS, overwrite: bool = False,
-                     progress: bool = True, layout: str = reference_layout.DASPM_LAYOUT) -> dict[str, Any]:
+                     progress: bool = True, layout: str = reference_layout.DASPM_LAYOUT,
+                     shift: str = 'default') -> dict[str, Any]:
     """Write a synthetic Gaofen (source) / Sentinel-2 (target) dataset in the RAW layout; return its manifest.
 
-    ``layout='reference'`` writes the published DASPM layout instead (see ``reference_layout``).
+    ``layout='reference'`` writes the published DASPM layout instead (see ``reference_layout``);
+    ``shift`` names a target-domain shift of ``shifts.SHIFTS`` (the source stays the same).
     """
     out = Path(out_dir)
     layout = validate_layout(layout)
+    target_shift = get_shift(shift)
     seed = _check_int('seed', seed, 0)
     tile_size = validate_tile_size(tile_size)
     counts = {'gaofen': _check_int('num_source', num_source, 1), 'sentinel': _check_int('num_target', num_target, 1)}
@@ -196,10 +208,10 @@ def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: in
     manifest: dict[str, Any] = dict(
         generator=GENERATOR_NAME, version=GENERATOR_VERSION, status='incomplete',
         parameters=dict(seed=seed, tile_size=tile_size, num_source=counts['gaofen'], num_target=counts['sentinel'],
-                        splits=[round(f, 6) for f in fractions], layout=layout),
+                        splits=[round(f, 6) for f in fractions], layout=layout, shift=target_shift.name),
         crs=f'EPSG:{georef.CRS_EPSG}', raw_codes={str(k): v for k, v in writer.RAW_CODES.items()},
         reflectance_bands=list(BANDS), written=[*writer.DOMAIN_DIRS, writer.README_NAME, writer.MANIFEST_NAME],
-        domains={d: _domain_spec(d, tile_size, layout) for d in DOMAINS})
+        domains={d: _domain_spec(d, tile_size, layout, target_shift) for d in DOMAINS})
     # Written first, so that an interrupted run is recognised (and may be overwritten) later.
     out.mkdir(parents=True, exist_ok=True)
     writer.write_json(out / writer.MANIFEST_NAME, manifest)
@@ -210,7 +222,7 @@ def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: in
         pixels = np.zeros(NUM_CLASSES, np.int64)
         names = []
         for index in range(counts[domain]):
-            tile = make_tile(seed, domain, index, tile_size)
+            tile = make_tile(seed, domain, index, tile_size, target_shift)
             label_transform = georef.tile_transform(domain, index, tile_size, sensors.FINE_GSD_M)
             if domain == 'gaofen':
                 image_transform, bands = label_transform, sensors.GAOFEN_BANDS
@@ -222,9 +234,11 @@ def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: in
                         'REFLECTANCE_SCALE': str(sensors.REFLECTANCE_SCALE),
                         **{f'HAZE_{k.upper()}': str(v) for k, v in tile.atmosphere.as_dict().items()}}
             tags['DISTRICT'] = tile.district
-            if layout == reference_layout.REFERENCE_LAYOUT:
-                if domain == 'sentinel':
+            if domain == 'sentinel':
+                if layout == reference_layout.REFERENCE_LAYOUT:
                     tags = {**reference_layout.sentinel_tags(tile.atmosphere.as_dict()), 'DISTRICT': tile.district}
+                tags.update(shift_tags(target_shift))  # none for default: its files stay byte for byte
+            if layout == reference_layout.REFERENCE_LAYOUT:
                 reference_layout.write_tile(out / domain, domain, tile.name, tile.image, tile.labels, crs=crs,
                                             label_transform=label_transform, tags=tags)
             else:

@@ -5,7 +5,6 @@ the 2 m grid, so the domain gap between them is only the sensor and the atmosphe
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -13,6 +12,7 @@ from scipy import ndimage
 
 from .fields import planar_gradient
 from .reflectance import CENTRE_WAVELENGTHS_NM
+from .shifts import AOT550_RANGE, MTF_AT_NYQUIST, PATH_BLUE_RANGE, TargetShift, apply_radiometry, psf_sigma_m
 
 FINE_GSD_M = 2.0
 COARSE_GSD_M = 10.0
@@ -40,10 +40,9 @@ SENTINEL_RESPONSE = np.array([[0.93, 0.07, 0.00, 0.00],
                               [0.00, 0.05, 0.92, 0.03],
                               [0.00, 0.00, 0.06, 0.94]], np.float32)
 SENTINEL_GAIN = np.array([0.98, 1.00, 1.02, 0.97], np.float32)  # residual calibration error
-MTF_AT_NYQUIST = 0.30
 # Gaussian PSF: MTF(f) = exp(-2 pi^2 sigma^2 f^2) = 0.3 at the 10 m Nyquist f = 1 / (2 * 10 m)
-# => sigma = sqrt(-ln 0.3 / (2 pi^2)) / f = 4.94 m = 2.47 fine (2 m) pixels.
-PSF_SIGMA_M = math.sqrt(-math.log(MTF_AT_NYQUIST) / (2 * math.pi ** 2)) * 2 * COARSE_GSD_M
+# => sigma = sqrt(-ln 0.3 / (2 pi^2)) / f = 4.94 m = 2.47 fine (2 m) pixels (shifts.psf_sigma_m).
+PSF_SIGMA_M = psf_sigma_m(MTF_AT_NYQUIST, COARSE_GSD_M)
 PSF_SIGMA_PX = PSF_SIGMA_M / FINE_GSD_M
 # Noise: SNR at a 10 % reflectance reference (close to the S2 radiometric requirement), with
 # 30 % of the variance signal-independent (read / quantisation noise).
@@ -66,9 +65,10 @@ class Atmosphere:
         return {k: round(float(v), 5) for k, v in asdict(self).items()}
 
 
-def draw_atmosphere(rng: np.random.Generator) -> Atmosphere:
-    """Random per-tile haze: clear to moderately hazy."""
-    return Atmosphere(aot550=float(rng.uniform(0.05, 0.30)), path_blue=float(rng.uniform(0.010, 0.045)),
+def draw_atmosphere(rng: np.random.Generator, aot550: tuple[float, float] = AOT550_RANGE,
+                    path_blue: tuple[float, float] = PATH_BLUE_RANGE) -> Atmosphere:
+    """Random per-tile haze: clear to moderately hazy with the default ranges."""
+    return Atmosphere(aot550=float(rng.uniform(*aot550)), path_blue=float(rng.uniform(*path_blue)),
                       angstrom=float(rng.uniform(1.0, 1.6)), gradient=float(rng.uniform(0.0, 0.3)))
 
 
@@ -112,12 +112,18 @@ def sensor_noise(rng: np.random.Generator, reflectance: np.ndarray) -> np.ndarra
     return reflectance + rng.standard_normal(reflectance.shape, dtype=np.float32) * sigma
 
 
-def render_sentinel(rng: np.random.Generator, reflectance: np.ndarray, atmosphere: Atmosphere | None = None
-                    ) -> np.ndarray:
-    """Sentinel-2-like 10 m image (4, H/5, W/5) uint16 (B2, B3, B4, B8 reflectance x 10000)."""
+def render_sentinel(rng: np.random.Generator, reflectance: np.ndarray, atmosphere: Atmosphere | None = None,
+                    shift: TargetShift | None = None) -> np.ndarray:
+    """Sentinel-2-like 10 m image (4, H/5, W/5) uint16 (B2, B3, B4, B8 reflectance x 10000).
+
+    ``shift`` changes the band response, the PSF and the radiometry (its haze ranges act through
+    ``draw_atmosphere``, its land cover on the surface reflectance before this call).
+    """
+    shift = shift or TargetShift()
     if atmosphere is None:
-        atmosphere = draw_atmosphere(rng)
-    signal = np.tensordot(SENTINEL_RESPONSE, reflectance, axes=1) * SENTINEL_GAIN[:, None, None]
-    coarse = area_downsample(psf_blur(signal.astype(np.float32)))
+        atmosphere = draw_atmosphere(rng, shift.aot550, shift.path_blue)
+    signal = np.tensordot(shift.response(SENTINEL_RESPONSE), reflectance, axes=1) * SENTINEL_GAIN[:, None, None]
+    coarse = area_downsample(psf_blur(signal.astype(np.float32), shift.psf_sigma_m() / FINE_GSD_M))
     toa = sensor_noise(rng, apply_atmosphere(coarse, atmosphere, rng).astype(np.float32))
+    toa = apply_radiometry(shift, toa)
     return np.clip(np.rint(toa * REFLECTANCE_SCALE), 1, REFLECTANCE_SCALE).astype(np.uint16)

@@ -26,7 +26,7 @@ from .ema import TeacherEMA
 from .feature_distance import feature_distance_loss, feature_distance_mask
 from .image_nodata import both, image_data_mask
 from .masking import MICOptions, block_mask, mask_images
-from .pseudo_label import pseudo_labels_with_share
+from .pseudo_label import pseudo_labels_with_confidence
 from .strong_augmentation import strong_augment
 
 
@@ -248,7 +248,7 @@ class DACS(BaseModel):
             valid = unpadded_mask(target['data_samples'], tgt_img.shape[-2:], tgt_img.device)
             # nodata pixels (NaN/Inf input filled by LoadGeoTiff) hold no image either: from the image, not a label
             has_data = image_data_mask(target['data_samples'], tgt_img.shape[-2:], tgt_img.device)
-            pseudo_label, pseudo_weight, confident = self._pseudo_label(
+            pseudo_label, pseudo_weight, confident, confident_pixels = self._pseudo_label(
                 tgt_img, both(valid if self.ignore_padding else None, has_data))
             # logged as tensors: the logger reads them after the step, so the step never waits for the GPU
             log_vars['pseudo_weight'] = confident.float()
@@ -289,7 +289,7 @@ class DACS(BaseModel):
         self.debug_output = dict(
             source_image=src_img.detach(), target_image=tgt_img.detach(), mixed_image=mixed_img.detach(),
             source_label=src_label, pseudo_label=pseudo_label, mix_mask=mask, mixed_label=mixed_label,
-            pseudo_weight=pseudo_weight,
+            pseudo_weight=pseudo_weight, pseudo_confident=confident_pixels,
             fd_mask=fd_mask, mean=self._mean_std[0], std=self._mean_std[1])
         if self.mic is not None:
             self.debug_output.update(masked_image=masked_img.detach(), mic_mask=mic_mask)
@@ -313,8 +313,9 @@ class DACS(BaseModel):
         return int(info) if info is not None else self.local_iter
 
     @torch.no_grad()
-    def _pseudo_label(self, tgt_img: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """Teacher prediction on the target: argmax labels, pseudo-weight map and the confident share (0-dim tensor).
+    def _pseudo_label(self, tgt_img: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Teacher prediction on the target: argmax labels, pseudo-weight map, the confident share (0-dim
+        tensor) and the [B,H,W] bool map of confident pixels (kept in ``debug_output`` for the hooks).
 
         The logits are resized to the (padded) batch, not to a sample's ``img_shape`` as mmseg's
         ``encode_decode`` does, so that pseudo-labels line up with the padded images they mix with.
@@ -325,7 +326,7 @@ class DACS(BaseModel):
         head = self.ema_model.decode_head
         logits = resize(head.forward(self.ema_model.extract_feat(tgt_img)), size=tgt_img.shape[-2:],
                         mode='bilinear', align_corners=head.align_corners)
-        return pseudo_labels_with_share(logits, self.pseudo_threshold, self.pseudo_margins, valid=valid,
+        return pseudo_labels_with_confidence(logits, self.pseudo_threshold, self.pseudo_margins, valid=valid,
                                         per_pixel=self.pseudo_weight_mode == 'pixel')
 
     def _normalisation(self) -> tuple[Tensor, Tensor]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ['pseudo_labels_from_logits', 'pseudo_labels_with_share']
+__all__ = ['pseudo_labels_from_logits', 'pseudo_labels_with_share', 'pseudo_labels_with_confidence']
 
 
 def pseudo_labels_from_logits(
@@ -47,6 +47,17 @@ def pseudo_labels_with_share(
     the share of a padded batch is the float64 quotient of the two counts, and the weight map
     holds it rounded to float32.
     """
+    return pseudo_labels_with_confidence(logits, threshold, margins, valid, per_pixel)[:3]
+
+
+def pseudo_labels_with_confidence(
+    logits: Tensor,
+    threshold: float = 0.968,
+    margins: tuple[int, int, int, int] = (0, 0, 0, 0),
+    valid: Tensor | None = None,
+    per_pixel: bool = False,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """:func:`pseudo_labels_with_share` plus the [B,H,W] bool map of confident pixels (for diagnostics)."""
     if logits.dim() != 4:
         raise ValueError(f'logits must be [B,C,H,W], got shape {tuple(logits.shape)}')
     top, bottom, left, right = (int(m) for m in margins)
@@ -76,4 +87,4 @@ def pseudo_labels_with_share(
             weight[:, :, :left] = 0
         if right > 0:
             weight[:, :, max(w - right, 0):] = 0
-    return pseudo_label.long(), weight, share
+    return pseudo_label.long(), weight, share, confident
