@@ -1,11 +1,5 @@
 # Target oracle on the synthetic data: trained on the Sentinel-like target WITH labels (upper bound).
-_base_ = [
-    '../_base_/default_runtime.py',
-    '../_base_/models/daformer_sepaspp_mitb0.py',
-    '../_base_/datasets/uda_synthetic_gaofen_to_sentinel.py',
-    '../_base_/schedules/schedule_synthetic_uda.py',
-]
-randomness = dict(seed=0)
+_base_ = ['./synthetic_source-only_daformer_mitb0.py']  # the same network, schedule and seed
 oracle_train_pipeline = [
     {{_base_.load_sentinel}},
     dict(type='LoadGeoTiffAnnotations'),
@@ -18,4 +12,3 @@ oracle_train_pipeline = [
 train_dataloader = dict(dataset=dict(
     _delete_=True, type='SentinelDataset', data_root={{_base_.target_root}}, ann_file='train.txt',
     pipeline=oracle_train_pipeline))
-model = dict(data_preprocessor=dict(size=(128, 128)))
