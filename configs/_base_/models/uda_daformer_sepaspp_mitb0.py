@@ -3,4 +3,5 @@
 # the network of ./daformer_sepaspp_mitb0.py as its `model`. A run lists this base and sets the options that differ
 # as plain values (model.<option>, the network's as model.model.<key>).
 _base_ = ['./daformer_sepaspp_mitb0.py', '../uda/dacs_a999.py']
-model = dict(_base_.pop('uda'), _delete_=True, model=_base_.model, data_preprocessor=_base_.model.data_preprocessor)
+model = dict(_base_.pop('uda'), _delete_=True, model=_base_.model,
+             data_preprocessor=_base_.model.data_preprocessor)
