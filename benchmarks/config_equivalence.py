@@ -70,8 +70,7 @@ def resolve(path: Path, options: dict | None = None) -> dict:
 
 def config_files() -> dict[str, dict]:
     """Every ``configs/**/*.py``, by its path in the repository."""
-    keep = str
-    return {p.relative_to(REPO).as_posix(): plain(resolve(p), keep) for p in sorted((REPO / 'configs').rglob('*.py'))}
+    return {p.relative_to(REPO).as_posix(): plain(resolve(p), str) for p in sorted((REPO / 'configs').rglob('*.py'))}
 
 
 def experiment_runs() -> dict[str, dict]:
@@ -120,10 +119,9 @@ def custom_converter_configs() -> dict[str, dict]:
             out = Path(tmp) / model
             convert_custom(raw / 'images', raw / 'masks', raw / 'classes.json', out, target_images=raw / 'target',
                            model=model, gsd=2.0, progress=False)
-            def replace(text: str, out: Path = out) -> str:
-                return text.replace(str(out), '<out>')
             for name in (SOURCE_ONLY_CONFIG, UDA_CONFIG):
-                found[f'custom converter --model {model} {name}'] = plain(resolve(out / name), replace)
+                found[f'custom converter --model {model} {name}'] = plain(
+                    resolve(out / name), lambda text, out=out: text.replace(str(out), '<out>'))
     return found
 
 
