@@ -71,3 +71,32 @@ def test_reference_readme_spelling_of_the_config_folder_resolves(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     assert str(resolve_config_path('Ab/x.py')) == 'Ab/x.py'
     assert resolve_config_path('ab/X.PY') == Path('ab', 'x.py')
+
+
+def _code_lines(path: Path) -> list[str]:
+    """The lines of a config that are not comments or blank."""
+    return [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith('#')]
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=str)
+def test_every_run_config_is_bases_plus_values(path):
+    code = _code_lines(REPO / path)
+    assert len(code) <= 12, f'{path}: {len(code)} lines of code; move what runs share into a base'
+    # the UDA segmentor comes from a model base (configs/_base_/models/uda_*.py), not a splice here
+    assert not any("pop('uda')" in line for line in code), path
+    cfg = load_config(REPO / path)
+    bases = ''.join(code)
+    if cfg.model.type == 'DACS' and 'models/' in bases:
+        assert '_base_/models/uda_' in bases, path
+
+
+def test_uda_model_bases_wrap_their_network_with_the_a999_options():
+    from mmengine.config import Config
+
+    for uda_base in sorted((REPO / 'configs/_base_/models').glob('uda_*.py')):
+        network = Config.fromfile(str(uda_base.with_name(uda_base.name[len('uda_'):]))).model.to_dict()
+        model = Config.fromfile(str(uda_base)).to_dict()
+        assert 'uda' not in model
+        model = model['model']
+        assert model['type'] == 'DACS' and model['alpha'] == 0.999 and model['imnet_feature_dist_lambda'] == 0.0
+        assert model['model'] == network and model['data_preprocessor'] == network['data_preprocessor']

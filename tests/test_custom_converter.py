@@ -20,6 +20,7 @@ from daspm.cli import train as cli_train
 from daspm.convert.custom import convert_custom, parse_bands
 from daspm.convert.custom_classes import generated_palette, read_class_table
 from daspm.convert.custom_cli import main as custom_main
+from daspm.convert.config_file import Entry, Ref, config_text, python_text
 from daspm.convert.custom_config import rcs_min_pixels
 from daspm.utils.errors import DaspmInputError
 
@@ -421,6 +422,33 @@ def test_uda_config_resolves_and_trains(converted_with_target, tmp_path):
                                            'custom_hooks.0.interval=2'])
     (run_dir,) = trained.value
     assert (run_dir / 'iter_2.pth').is_file() and (run_dir / 'debug' / 'iter_2.png').is_file()
+
+
+def test_written_configs_are_a_base_plus_values(converted_with_target):
+    out, _ = converted_with_target
+    from mmengine.config import Config
+    for name, base in (('source_only.py', 'models/daformer_sepaspp_mitb0.py'),
+                       ('uda.py', 'models/uda_daformer_sepaspp_mitb0.py')):
+        text = (out / name).read_text()
+        assert f'/{base}' in text and '_base_.' not in text, name  # values only: nothing spliced from the bases
+        cfg = Config.fromfile(str(out / name))
+        # the values link to each other as a person edits them: one crop size, one class count
+        assert cfg.model.get('model', cfg.model).data_preprocessor.size == cfg.crop_size == (64, 64)
+        assert cfg.model.get('model', cfg.model).decode_head.num_classes == cfg.num_classes == 3
+    uda = Config.fromfile(str(out / 'uda.py')).model
+    assert uda.type == 'DACS' and uda.alpha == 0.99 and uda.data_preprocessor == uda.model.data_preprocessor
+
+
+def test_config_text_writes_values_that_read_back(tmp_path):
+    value = dict(type='X', size=Ref('crop_size'), one=(1,), empty=(), nested=[dict(a=None, b='s' * 70)], f=0.5)
+    assert eval(python_text(value), {'crop_size': (8, 8)}) == dict(value, size=(8, 8))  # long: one item a line
+    assert python_text(dict(a=(1,), b=[2])) == "dict(a=(1,), b=[2])"
+    path = tmp_path / 'c.py'
+    path.write_text(config_text(['# header'], [], [Entry('crop_size', (8, 8), 'why ' * 40), Entry('v', value)]))
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(path))
+    assert cfg.v.size == (8, 8) and cfg.v.one == (1,) and cfg.v.nested[0].b == 's' * 70
+    assert all(len(line) <= 100 for line in path.read_text().splitlines())
 
 
 def test_transparent_pixels_are_ignored(tmp_path):

@@ -1,12 +1,5 @@
 # Source-only baseline of the DASPM recipe on the published data: same network, optimiser and
-# schedule, no adaptation.
-_base_ = [
-    '../_base_/default_runtime.py',
-    '../_base_/models/daformer_sepaspp_mitb5.py',
-    '../_base_/datasets/gaofen_320.py',
-    '../_base_/schedules/adamw.py',
-    '../_base_/schedules/poly10warm_60k.py',
-    '../_base_/schedules/schedule_60k.py',
-]
-randomness = dict(seed=0)
+# schedule (configs/_base_/runs/daspm_60k.py), no adaptation.
+_base_ = ['../_base_/runs/daspm_60k.py', '../_base_/models/daformer_sepaspp_mitb5.py',
+          '../_base_/datasets/gaofen_320.py']
 model = dict(data_preprocessor=dict(size=(320, 320)))

@@ -1,14 +1,6 @@
 # LoveDA -> WHDLD source-only baseline: trained on LoveDA Urban only, evaluated on WHDLD; network: ISANet
 # (ResNet-50 V1c, output stride 8; ImageNet weights pretrained/resnet50_v1c.pth).
-# Same network, optimiser, schedule and seed as
-# loveda2whdld_uda_warm_fdthings_rcs_croppl_a999_daformer_isanet.py.
-_base_ = [
-    '../_base_/default_runtime.py',
-    '../_base_/models/isanet_r50-d8.py',
-    '../_base_/datasets/loveda_to_whdld_256x256.py',
-    '../_base_/schedules/adamw.py',
-    '../_base_/schedules/poly10warm.py',
-    '../_base_/schedules/schedule_40k.py',
-]
-randomness = dict(seed=0)
+# Same network, optimiser, schedule and seed as loveda2whdld_uda_warm_fdthings_rcs_croppl_a999_daformer_isanet.py.
+_base_ = ['../_base_/runs/loveda_40k.py', '../_base_/models/isanet_r50-d8.py',
+          '../_base_/datasets/loveda_to_whdld_256x256.py']
 model = dict(decode_head=dict(num_classes=7), data_preprocessor=dict(size=(256, 256)))

@@ -1,14 +1,6 @@
 # LoveDA -> WHDLD target oracle: trained on WHDLD train.txt WITH labels (upper bound); network: DAFormer
 # (MiT-B5 encoder with SegFormer ImageNet weights, pretrained/mit_b5.pth; separable-ASPP fusion head).
-# Same network, optimiser, schedule and seed as
-# loveda2whdld_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py.
-_base_ = [
-    '../_base_/default_runtime.py',
-    '../_base_/models/daformer_sepaspp_mitb5.py',
-    '../_base_/datasets/whdld_oracle_256x256.py',
-    '../_base_/schedules/adamw.py',
-    '../_base_/schedules/poly10warm.py',
-    '../_base_/schedules/schedule_40k.py',
-]
-randomness = dict(seed=0)
+# Same network, optimiser, schedule and seed as loveda2whdld_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py.
+_base_ = ['../_base_/runs/loveda_40k.py', '../_base_/models/daformer_sepaspp_mitb5.py',
+          '../_base_/datasets/whdld_oracle_256x256.py']
 model = dict(decode_head=dict(num_classes=7), data_preprocessor=dict(size=(256, 256)))

@@ -1,13 +1,8 @@
 # DASPM on the embedded synthetic data (used by `make demo`): DAFormer head on a MiT-B0-sized
 # encoder without ImageNet weights (the frozen "ImageNet" model of the feature distance is then
 # the student's own initialisation), DACS with ClassMix, RCS and FD, CPU schedule.
-_base_ = [
-    '../_base_/default_runtime.py',
-    '../_base_/models/daformer_sepaspp_mitb0.py',
-    '../_base_/datasets/uda_synthetic_gaofen_to_sentinel.py',
-    '../_base_/uda/dacs_a999_fdthings.py',
-    '../_base_/schedules/schedule_synthetic_uda.py',
-]
+_base_ = ['../_base_/default_runtime.py', '../_base_/models/uda_daformer_sepaspp_mitb0.py',
+          '../_base_/datasets/uda_synthetic_gaofen_to_sentinel.py', '../_base_/schedules/schedule_synthetic_uda.py']
 randomness = dict(seed=0)
 # alpha 0.99: with 1.5k iterations a 0.999 teacher would lag most of the run behind the student
 # color_jitter_hue 0 (a deviation from DACS): the reference rotates hues by up to 0.2 turns
@@ -18,19 +13,9 @@ randomness = dict(seed=0)
 # (DAFormer's kornia 0.5.8 formulas) and blur stay as in DACS.
 # clamp_jitter False: the target is reflectance / 3000, which exceeds 1 on bright surfaces and
 # is not clipped at test time, so the jitter must not clip it either.
-train_dataloader = dict(dataset=dict(
-    rare_class_sampling=dict(min_pixels=3000, class_temp=0.01, min_crop_ratio=0.5)))
 custom_hooks = [dict(type='DebugImageHook', interval=500)]
-# The run's model is the UDA segmentor: DACS with the options of the uda base (its `uda` entry,
-# taken out of the bases so that none is left) around the network of the model base, which
-# sees 128 x 128 crops. mmseg's tools/train.py and a plain mmengine Runner train it as it is.
-_base_.model.data_preprocessor.size = (128, 128)
-model = dict(
-    _base_.pop('uda'),
-    _delete_=True,
-    model=_base_.model,
-    data_preprocessor=_base_.model.data_preprocessor,
-    alpha=0.99,
-    color_jitter_hue=0.0,
-    clamp_jitter=False,
-)
+# FD on things as the final recipe (configs/_base_/uda/dacs_a999_fdthings.py); rare class sampling
+# comes with the data base.
+model = dict(alpha=0.99, color_jitter_hue=0.0, clamp_jitter=False, imnet_feature_dist_lambda=0.005,
+             imnet_feature_dist_classes=[1, 2, 3], data_preprocessor=dict(size=(128, 128)),
+             model=dict(data_preprocessor=dict(size=(128, 128))))

@@ -14,10 +14,7 @@
 _base_ = ['./synthetic_uda_rcs_fd_s2sim_daformer_mitb0.py']
 max_iters = 200
 warmup_iters = 50
-model = dict(
-    pseudo_weight='pixel',
-    model=dict(init_cfg=dict(type='Pretrained', checkpoint=None)),
-)
+model = dict(pseudo_weight='pixel', model=dict(init_cfg=dict(type='Pretrained', checkpoint=None)))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=warmup_iters, end=max_iters),

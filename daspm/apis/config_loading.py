@@ -171,10 +171,10 @@ def check_uda_declared_as_model(cfg: Config, path: str | Path, from_options: boo
         raise DaspmInputError(UDA_OPTIONS_FIX)
     raise DaspmInputError(
         f"{path} has a top-level `uda` entry, which nothing reads (the run would train source-only): "
-        "declare the UDA segmentor as the model instead, e.g. "
-        "model = dict(_base_.pop('uda'), _delete_=True, model=_base_.model, "
-        "data_preprocessor=_base_.model.data_preprocessor) "
-        "(see configs/daspm/gaofen2sentinel_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py)")
+        "declare the UDA segmentor as the model instead: list a UDA model base in place of the network base "
+        "(configs/_base_/models/uda_<network>.py, DACS around that network) and set options as model.<option>, "
+        "or write model = dict(_base_.pop('uda'), _delete_=True, model=_base_.model, "
+        "data_preprocessor=_base_.model.data_preprocessor) as those bases do")
 
 
 def check_options_address_the_network(cfg: Config, cfg_options: dict) -> None:

@@ -9,12 +9,13 @@ folder of the config, so the converted folder can be moved as a whole.
 from __future__ import annotations
 
 import os
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from daspm.utils.errors import DaspmInputError
+
+from .config_file import Entry, Ref, comment_lines, config_text
 
 # daspm/convert/custom_config.py -> the repository holding configs/_base_/
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +40,7 @@ class ModelRecipe:
 
     name: str
     base: str                 # models/*.py below configs/_base_
+    uda_base: str             # the UDA segmentor (DACS) around that network
     description: str
     pretrained: str | None    # ImageNet weights the base loads (they fix the input to 3 bands)
     crop: int                 # largest training crop
@@ -53,13 +55,13 @@ class ModelRecipe:
 
 MODELS: dict[str, ModelRecipe] = {
     'daformer_mitb5': ModelRecipe(
-        'daformer_mitb5', 'models/daformer_sepaspp_mitb5.py',
+        'daformer_mitb5', 'models/daformer_sepaspp_mitb5.py', 'models/uda_daformer_sepaspp_mitb5.py',
         'DAFormer (MiT-B5 + separable-ASPP head) with ImageNet weights, the published recipe: AdamW 6e-5 '
         '(head x10), warm-up 1500 then poly decay, batch 2, 40k iterations (DASPM: 60k); for a GPU',
         'pretrained/mit_b5.pth', crop=512, lr=6e-05, max_iters=40000, warmup_iters=1500, interval=2000,
         workers=4, alpha=0.999, fd_lambda=0.005),
     'daformer_mitb0': ModelRecipe(
-        'daformer_mitb0', 'models/daformer_sepaspp_mitb0.py',
+        'daformer_mitb0', 'models/daformer_sepaspp_mitb0.py', 'models/uda_daformer_sepaspp_mitb0.py',
         'DAFormer head (128 channels) on a MiT-B0-sized encoder trained from scratch (no download, any band '
         'count), CPU-sized: AdamW 6e-4 (10x the recipe: no ImageNet weights), warm-up 100, batch 2, 2000 '
         'iterations', None, crop=256, lr=6e-04, max_iters=2000, warmup_iters=100, interval=500, workers=2,
@@ -140,35 +142,23 @@ def rcs_min_pixels(crop: int, largest_per_class: dict[int, int]) -> tuple[int, s
     return scaled, rule
 
 
-def _py(value: object) -> str:
-    return repr(value)
+def _load(domain: DomainSpec) -> dict:
+    return dict(type='LoadGeoTiff', bands=list(domain.bands), scale=domain.scale, nominal_gsd=domain.nominal_gsd,
+                num_bands=domain.num_bands)
 
 
-def _comment(text: str) -> list[str]:
-    """``text`` as comment lines of at most 100 characters."""
-    return ['# ' + line for line in textwrap.wrap(text, 98)]
-
-
-def _load(domain: DomainSpec) -> str:
-    return (f"dict(type='LoadGeoTiff', bands={_py(list(domain.bands))}, scale={domain.scale!r}, "
-            f"nominal_gsd={domain.nominal_gsd!r}, num_bands={domain.num_bands})")
-
-
-def _train_pipeline(load: str, resize: tuple[int, int], labelled: bool) -> str:
-    steps = [load]
-    if labelled:
-        steps.append("dict(type='LoadGeoTiffAnnotations')")
-    steps.append("dict(type='SubPixelResample', out_gsd=output_gsd)")
-    if not labelled:
-        # an unlabelled target's nodata pixels reach DACS as a mask (pseudo-weight 0 there)
-        steps.append("dict(type='TrackImageNodata')")
-    steps.append(f"dict(type='RandomResize', scale={_py(resize)}, ratio_range=(0.5, 2.0), keep_ratio=True)")
-    steps.append("dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75)" if labelled
-                 else "dict(type='RandomCrop', crop_size=crop_size)")
-    steps.append("dict(type='RandomFlip', prob=0.5)")
-    steps.append("dict(type='PackSegInputs', meta_keys=meta_keys)" if labelled
-                 else "dict(type='PackSegInputsWithNodata', meta_keys=meta_keys)")
-    return '[\n' + ''.join(f'    {s},\n' for s in steps) + ']'
+def _train_pipeline(load: str, resize: tuple[int, int], labelled: bool) -> list:
+    """Load, (labels,) onto the output grid, (the unlabelled target's nodata mask,) random resize and
+    crop, flip, pack."""
+    crop = dict(type='RandomCrop', crop_size=Ref('crop_size'), cat_max_ratio=0.75) if labelled else \
+        dict(type='RandomCrop', crop_size=Ref('crop_size'))
+    # an unlabelled target's nodata pixels reach DACS as a mask (pseudo-weight 0 there)
+    nodata = [] if labelled else [dict(type='TrackImageNodata')]
+    pack = dict(type='PackSegInputs' if labelled else 'PackSegInputsWithNodata', meta_keys=Ref('meta_keys'))
+    return [Ref(load), *([dict(type='LoadGeoTiffAnnotations')] if labelled else []),
+            dict(type='SubPixelResample', out_gsd=Ref('output_gsd')), *nodata,
+            dict(type='RandomResize', scale=resize, ratio_range=(0.5, 2.0), keep_ratio=True),
+            crop, dict(type='RandomFlip', prob=0.5), pack]
 
 
 def _header(spec: ConfigSpec, what: str, run: str) -> list[str]:
@@ -176,107 +166,102 @@ def _header(spec: ConfigSpec, what: str, run: str) -> list[str]:
     lines += [f'#   {line}' for line in spec.origin]
     lines += ['# and written again by every conversion into this folder: copy it before editing.',
               f'#   python run_experiments.py --config {run}      (from the repository root)',
-              *_comment(f'Network: {spec.recipe.description}.')]
+              *comment_lines(f'Network: {spec.recipe.description}.')]
     if spec.recipe.pretrained:
         lines.append(f'# It needs {spec.recipe.pretrained} (`sh tools/download_checkpoints.sh`).')
     return lines
 
 
-def _bases(spec: ConfigSpec, base_dir: str, uda: bool) -> str:
-    names = ['default_runtime.py', spec.recipe.base]
-    if uda:
-        names.append('uda/dacs_a999.py')
-    names += ['schedules/adamw.py', 'schedules/schedule_60k.py']
-    return '_base_ = [\n' + ''.join(f"    '{base_dir}/{n}',\n" for n in names) + ']'
+def _bases(spec: ConfigSpec, base_dir: str, uda: bool) -> list[str]:
+    network = spec.recipe.uda_base if uda else spec.recipe.base
+    return [f'{base_dir}/{name}' for name in ('default_runtime.py', network, 'schedules/adamw.py',
+                                              'schedules/schedule_60k.py')]
 
 
-def _data_section(spec: ConfigSpec) -> list[str]:
+def _loader(dataset: dict, workers: int, train: bool) -> dict:
+    if train:
+        return dict(batch_size=2, num_workers=workers, persistent_workers=True,
+                    sampler=dict(type='InfiniteSampler', shuffle=True), dataset=dataset)
+    return dict(batch_size=1, num_workers=1, persistent_workers=True,
+                sampler=dict(type='DefaultSampler', shuffle=False), dataset=dataset)
+
+
+def _dataset(split: str, pipeline: str, root: str = 'data_root', **extra) -> dict:
+    return dict(type='CustomGeoTiffDataset', data_root=Ref(root), ann_file=f'{split}.txt', metainfo=Ref('metainfo'),
+                **extra, pipeline=Ref(pipeline))
+
+
+def _data_entries(spec: ConfigSpec) -> list[Entry]:
     src = spec.source
-    lines = [
-        '# The converted data lie beside this file: mmengine replaces {{ fileDirname }} with its folder.',
-        "data_root = '{{ fileDirname }}'",
-        f'classes = {_py(tuple(spec.classes))}',
-        f'palette = {_py([list(c) for c in spec.palette])}',
-        'metainfo = dict(classes=classes, palette=palette)',
-        f'num_classes = {len(spec.classes)}',
-        *_comment(spec.gsd_note),
-        f'output_gsd = {spec.out_gsd!r}',
-        f'crop_size = ({spec.crop}, {spec.crop})',
-        'meta_keys = (\n' + ''.join(f'    {k!r},\n' for k in META_KEYS) + ')',
-        *_comment(src.scale_note),
-        f'load_image = {_load(src)}',
-        '# Training resizes towards the median image size on the output grid (ratio 0.5-2.0), then crops.',
-        f'train_pipeline = {_train_pipeline("load_image", src.resize, labelled=True)}',
-        'test_pipeline = [\n    load_image,\n    dict(type=\'SubPixelResample\', out_gsd=output_gsd),\n'
-        '    dict(type=\'LoadGeoTiffAnnotations\'),\n    dict(type=\'PackSegInputs\', meta_keys=meta_keys),\n]',
-    ]
-    return lines
-
-
-def _eval_loaders(spec: ConfigSpec) -> list[str]:
-    lines = []
-    for loader, split in (('val', spec.val_split), ('test', spec.test_split)):
-        lines.append(
-            f'{loader}_dataloader = dict(\n'
-            '    batch_size=1, num_workers=1, persistent_workers=True,\n'
-            "    sampler=dict(type='DefaultSampler', shuffle=False),\n"
-            f"    dataset=dict(type='CustomGeoTiffDataset', data_root=data_root, ann_file='{split}.txt',\n"
-            '                 metainfo=metainfo, pipeline=test_pipeline))')
-    lines += ["val_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])",
-              'test_evaluator = val_evaluator']
-    return lines
-
-
-def _test_cfg(spec: ConfigSpec) -> str:
-    if spec.test_mode == 'whole':
-        return "dict(mode='whole')"
-    stride = max(1, spec.crop * 2 // 3)
-    return f"dict(mode='slide', crop_size=crop_size, stride=({stride}, {stride}))"
-
-
-def _schedule(spec: ConfigSpec) -> list[str]:
-    recipe = spec.recipe
-    warmup = min(recipe.warmup_iters, max(1, spec.max_iters // 10))
-    interval = min(recipe.interval, max(1, spec.max_iters // 4))
+    test_pipeline = [Ref('load_image'), dict(type='SubPixelResample', out_gsd=Ref('output_gsd')),
+                     dict(type='LoadGeoTiffAnnotations'), dict(type='PackSegInputs', meta_keys=Ref('meta_keys'))]
     return [
-        f'max_iters = {spec.max_iters}',
-        f'warmup_iters = {warmup}',
-        f'optim_wrapper = dict(optimizer=dict(lr={recipe.lr!r}))',
-        'param_scheduler = [',
-        "    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=warmup_iters),",
-        "    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=warmup_iters, end=max_iters),",
-        ']',
-        f'train_cfg = dict(max_iters=max_iters, val_interval={interval})',
-        f'default_hooks = dict(checkpoint=dict(interval={interval}))',
-        'randomness = dict(seed=0)',
+        Entry('data_root', '{{ fileDirname }}',
+              'The converted data lie beside this file: mmengine replaces {{ fileDirname }} with its folder.'),
+        Entry('classes', tuple(spec.classes)),
+        Entry('palette', [list(c) for c in spec.palette]),
+        Entry('metainfo', dict(classes=Ref('classes'), palette=Ref('palette'))),
+        Entry('num_classes', len(spec.classes)),
+        Entry('output_gsd', spec.out_gsd, spec.gsd_note),
+        Entry('crop_size', (spec.crop, spec.crop)),
+        Entry('meta_keys', META_KEYS),
+        Entry('load_image', _load(src), src.scale_note),
+        Entry('train_pipeline', _train_pipeline('load_image', src.resize, labelled=True),
+              'Training resizes towards the median image size on the output grid (ratio 0.5-2.0), then crops.'),
+        Entry('test_pipeline', test_pipeline),
     ]
 
 
-def _preprocessor(domain: DomainSpec) -> str:
-    n = len(domain.bands)
+def _eval_entries(spec: ConfigSpec) -> list[Entry]:
+    return [Entry('val_dataloader', _loader(_dataset(spec.val_split, 'test_pipeline'), 1, train=False)),
+            Entry('test_dataloader', _loader(_dataset(spec.test_split, 'test_pipeline'), 1, train=False)),
+            Entry('val_evaluator', dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])),
+            Entry('test_evaluator', Ref('val_evaluator'))]
+
+
+def _test_cfg(spec: ConfigSpec) -> dict:
+    if spec.test_mode == 'whole':
+        return dict(mode='whole')
+    stride = max(1, spec.crop * 2 // 3)
+    return dict(mode='slide', crop_size=Ref('crop_size'), stride=(stride, stride))
+
+
+def _interval(spec: ConfigSpec) -> int:
+    return min(spec.recipe.interval, max(1, spec.max_iters // 4))
+
+
+def _schedule_entries(spec: ConfigSpec) -> list[Entry]:
+    warmup = min(spec.recipe.warmup_iters, max(1, spec.max_iters // 10))
+    return [
+        Entry('max_iters', spec.max_iters),
+        Entry('warmup_iters', warmup),
+        Entry('optim_wrapper', dict(optimizer=dict(lr=spec.recipe.lr))),
+        Entry('param_scheduler', [
+            dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=Ref('warmup_iters')),
+            dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=Ref('warmup_iters'),
+                 end=Ref('max_iters'))]),
+        Entry('train_cfg', dict(max_iters=Ref('max_iters'), val_interval=_interval(spec))),
+        Entry('default_hooks', dict(checkpoint=dict(interval=_interval(spec)))),
+        Entry('randomness', dict(seed=0)),
+    ]
+
+
+def _network(spec: ConfigSpec) -> dict:
+    """The network values of this dataset: bands in, classes out, padding to the crop, test mode."""
+    n = len(spec.source.bands)
     # LoadGeoTiff already scales to ~[0, 1]; the preprocessor only pads (one mean/std per band).
-    return f"dict(mean={_py([0.0] * n)}, std={_py([1.0] * n)}, size=crop_size)"
+    return dict(data_preprocessor=dict(mean=[0.0] * n, std=[1.0] * n, size=Ref('crop_size')),
+                backbone=dict(in_channels=n), decode_head=dict(num_classes=Ref('num_classes')),
+                test_cfg=_test_cfg(spec))
 
 
 def render_source_only(spec: ConfigSpec, base_dir: str, config_path: str) -> str:
     """Text of ``source_only.py``: train on the labelled images, evaluate on their val/test split."""
-    lines = _header(spec, 'Source-only training on a custom dataset (labelled images only).', config_path)
-    lines += [_bases(spec, base_dir, uda=False), *_data_section(spec)]
-    lines.append(
-        'train_dataloader = dict(\n'
-        f'    batch_size=2, num_workers={spec.recipe.workers}, persistent_workers=True,\n'
-        "    sampler=dict(type='InfiniteSampler', shuffle=True),\n"
-        "    dataset=dict(type='CustomGeoTiffDataset', data_root=data_root, ann_file='train.txt',\n"
-        '                 metainfo=metainfo, pipeline=train_pipeline))')
-    lines += _eval_loaders(spec)
-    lines.append(
-        'model = dict(\n'
-        f'    data_preprocessor={_preprocessor(spec.source)},\n'
-        f'    backbone=dict(in_channels={len(spec.source.bands)}),\n'
-        '    decode_head=dict(num_classes=num_classes),\n'
-        f'    test_cfg={_test_cfg(spec)})')
-    lines += _schedule(spec)
-    return '\n'.join(lines) + '\n'
+    header = _header(spec, 'Source-only training on a custom dataset (labelled images only).', config_path)
+    train = _loader(_dataset('train', 'train_pipeline'), spec.recipe.workers, train=True)
+    entries = [*_data_entries(spec), Entry('train_dataloader', train), *_eval_entries(spec),
+               Entry('model', _network(spec)), *_schedule_entries(spec)]
+    return config_text(header, _bases(spec, base_dir, uda=False), entries)
 
 
 def render_uda(spec: ConfigSpec, base_dir: str, config_path: str) -> str:
@@ -284,65 +269,40 @@ def render_uda(spec: ConfigSpec, base_dir: str, config_path: str) -> str:
     target = spec.target
     if target is None:
         raise ValueError('render_uda needs a target domain')
-    lines = _header(spec, 'Domain adaptation (DACS with rare class sampling) from the labelled images to '
-                          'the unlabelled target images.', config_path)
-    lines += [_bases(spec, base_dir, uda=True), *_data_section(spec)]
-    lines += [
-        f"target_root = '{{{{ fileDirname }}}}/{TARGET_DIR}'",
-        *_comment(target.scale_note),
-        f'load_target = {_load(target)}',
-        f'target_train_pipeline = {_train_pipeline("load_target", target.resize, labelled=False)}',
-        *_comment(f'Rare class sampling: min_pixels = {spec.min_pixels_note}.'),
-        'train_dataloader = dict(\n'
-        f'    batch_size=2, num_workers={spec.recipe.workers}, persistent_workers=True,\n'
-        "    sampler=dict(type='InfiniteSampler', shuffle=True),\n"
-        '    dataset=dict(\n'
-        "        type='UDADataset',\n"
-        "        source=dict(type='CustomGeoTiffDataset', data_root=data_root, ann_file='train.txt',\n"
-        '                    metainfo=metainfo, pipeline=train_pipeline),\n'
-        '        # target labels are never read: the target folder holds images only\n'
-        "        target=dict(type='CustomGeoTiffDataset', data_root=target_root, ann_file='train.txt',\n"
-        "                    metainfo=metainfo, data_prefix=dict(img_path='img_dir'),\n"
-        '                    pipeline=target_train_pipeline),\n'
-        f'        rare_class_sampling=dict(min_pixels={spec.min_pixels}, class_temp=0.01, min_crop_ratio=0.5)))',
-        '# The target has no labels here, so validation and test use the labelled val/test split; to score',
-        '# the target, convert labelled target images with the same classes.json and point',
-        '# val_dataloader/test_dataloader.dataset.data_root at that folder.',
-    ]
-    lines += _eval_loaders(spec)
-    interval = min(spec.recipe.interval, max(1, spec.max_iters // 4))
+    header = _header(spec, 'Domain adaptation (DACS with rare class sampling) from the labelled images to '
+                           'the unlabelled target images.', config_path)
+    train = _loader(dict(
+        type='UDADataset', source=_dataset('train', 'train_pipeline'),
+        target=_dataset('train', 'target_train_pipeline', root='target_root', data_prefix=dict(img_path='img_dir')),
+        rare_class_sampling=dict(min_pixels=spec.min_pixels, class_temp=0.01, min_crop_ratio=0.5)),
+        spec.recipe.workers, train=True)
+    network = _network(spec)
     fd = spec.recipe.fd_lambda
-    lines += [
-        f"custom_hooks = [dict(type='DebugImageHook', interval={interval})]",
-        '# The run\'s model is the UDA segmentor: DACS (options of the uda base) around the network of the',
-        '# model base, adapted to the bands and classes of this dataset.',
-        f'_base_.model.data_preprocessor.mean = {_py([0.0] * len(spec.source.bands))}',
-        f'_base_.model.data_preprocessor.std = {_py([1.0] * len(spec.source.bands))}',
-        '_base_.model.data_preprocessor.size = crop_size',
-        f'_base_.model.backbone.in_channels = {len(spec.source.bands)}',
-        '_base_.model.decode_head.num_classes = num_classes',
-        f'_base_.model.test_cfg = {_test_cfg(spec)}',
-    ]
-    if fd:
-        lines.append('# ImageNet feature distance on every class (which classes are "things" is not known here).')
-    else:
-        lines.append('# No ImageNet feature distance: the encoder starts without ImageNet weights.')
     clamp = spec.source.clamps and target.clamps
+    notes = ['ImageNet feature distance on every class (which classes are "things" is not known here).' if fd
+             else 'No ImageNet feature distance: the encoder starts without ImageNet weights.']
     if not clamp:
-        lines.append('# clamp_jitter False: the inputs are not 8-bit / 255, so test time does not clip them to [0, 1].')
-    lines.append(
-        'model = dict(\n'
-        "    _base_.pop('uda'),\n"
-        '    _delete_=True,\n'
-        '    model=_base_.model,\n'
-        '    data_preprocessor=_base_.model.data_preprocessor,\n'
-        f'    alpha={spec.recipe.alpha!r},\n'
-        f'    imnet_feature_dist_lambda={fd!r},\n'
-        '    imnet_feature_dist_classes=None,\n'
-        f'    clamp_jitter={clamp!r},\n'
-        ')')
-    lines += _schedule(spec)
-    return '\n'.join(lines) + '\n'
+        notes.append('clamp_jitter False: the inputs are not 8-bit / 255, so test time does not clip them to [0, 1].')
+    entries = [
+        *_data_entries(spec),
+        Entry('target_root', f'{{{{ fileDirname }}}}/{TARGET_DIR}'),
+        Entry('load_target', _load(target), target.scale_note),
+        Entry('target_train_pipeline', _train_pipeline('load_target', target.resize, labelled=False)),
+        Entry('train_dataloader', train,
+              f'Rare class sampling: min_pixels = {spec.min_pixels_note}. Target labels are never read: the '
+              'target folder holds images only.'),
+        *_eval_entries(spec),
+        Entry('custom_hooks', [dict(type='DebugImageHook', interval=_interval(spec))],
+              'The target has no labels here, so validation and test use the labelled val/test split; to score '
+              'the target, convert labelled target images with the same classes.json and point '
+              'val_dataloader/test_dataloader.dataset.data_root at that folder.'),
+        Entry('model', dict(alpha=spec.recipe.alpha, imnet_feature_dist_lambda=fd, imnet_feature_dist_classes=None,
+                            clamp_jitter=clamp, data_preprocessor=network['data_preprocessor'], model=network),
+              'The model base is the UDA segmentor (DACS) around the network; these are the values that differ, '
+              'the network\'s under model.model. ' + ' '.join(notes)),
+        *_schedule_entries(spec),
+    ]
+    return config_text(header, _bases(spec, base_dir, uda=True), entries)
 
 
 __all__ = ['MODELS', 'ModelRecipe', 'DomainSpec', 'ConfigSpec', 'SOURCE_ONLY_CONFIG', 'UDA_CONFIG', 'TARGET_DIR',

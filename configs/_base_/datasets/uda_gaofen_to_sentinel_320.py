@@ -47,7 +47,10 @@ train_dataloader = dict(
         source=dict(type='GaofenDataset', data_root=source_root, ann_file='train.txt',
                     pipeline=source_train_pipeline),
         target=dict(type='SentinelDataset', data_root=target_root, ann_file='train.txt',
-                    pipeline=target_train_pipeline)))  # leaf configs add rare_class_sampling=dict(...)
+                    pipeline=target_train_pipeline),
+        # DAFormer's rare class sampling: temperature 0.01, files with >= 3000 px of the class,
+        # crops re-drawn until they hold > 3000 x 0.5 px of it
+        rare_class_sampling=dict(min_pixels=3000, class_temp=0.01, min_crop_ratio=0.5)))
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),

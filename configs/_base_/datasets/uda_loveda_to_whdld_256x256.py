@@ -4,53 +4,22 @@
 # are never loaded for training, so the target crop has no class-share check; validation on
 # WHDLD val.txt, testing on test.txt.
 # Crop 256 (the WHDLD tiles are 256 x 256 at 2 m; the reference's file of this name crops 512).
-_base_ = ['./loveda_family_pipelines.py']
-source_root = 'data/loveda_converted'
+# Everything else as LoveDA -> UTCD: the same pipelines with the 256 crop.
+_base_ = ['./uda_loveda_to_utcd_512x512.py']
 target_root = 'data/whdld_converted'
 crop_size = (256, 256)
-source_train_pipeline = [
-    {{_base_.load_rgb8}},
-    dict(type='LoadGeoTiffAnnotations'),
-    dict(type='RandomResize', scale={{_base_.source_scale}}, ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
-]
-target_train_pipeline = [
-    {{_base_.load_rgb8}},
-    dict(type='TrackImageNodata'),  # nodata pixels get pseudo-weight 0 in DACS
-    dict(type='RandomResize', scale={{_base_.target_scale}}, ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputsWithNodata', meta_keys={{_base_.meta_keys}}),
-]
-# the target WITH labels, for the oracle baseline (not a UDA setting)
-target_oracle_pipeline = [
-    {{_base_.load_rgb8}},
-    dict(type='LoadGeoTiffAnnotations'),
-    dict(type='RandomResize', scale={{_base_.target_scale}}, ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
-]
-train_dataloader = dict(
-    batch_size=2, num_workers=4, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type='UDADataset',
-        source=dict(type='LoveDAConvertedDataset', data_root=source_root, ann_file='urban.txt',
-                    pipeline=source_train_pipeline),
-        target=dict(type='WHDLDataset', data_root=target_root, ann_file='train.txt',
-                    pipeline=target_train_pipeline)))  # leaf configs add rare_class_sampling=dict(...)
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='WHDLDataset', data_root=target_root, ann_file='val.txt',
-                 pipeline={{_base_.target_test_pipeline}}))
-test_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='WHDLDataset', data_root=target_root, ann_file='test.txt',
-                 pipeline={{_base_.target_test_pipeline}}))
-val_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
+
+
+def _cropped(pipeline: list) -> list:
+    """``pipeline`` with this file's crop size (a function: mmengine keeps it out of the config)."""
+    return [dict(step, crop_size=crop_size) if step['type'] == 'RandomCrop' else step for step in pipeline]
+
+
+source_train_pipeline = _cropped(_base_.source_train_pipeline)
+target_train_pipeline = _cropped(_base_.target_train_pipeline)
+target_oracle_pipeline = _cropped(_base_.target_oracle_pipeline)
+train_dataloader = dict(dataset=dict(
+    source=dict(pipeline=source_train_pipeline),
+    target=dict(type='WHDLDataset', data_root=target_root, pipeline=target_train_pipeline)))
+val_dataloader = dict(dataset=dict(type='WHDLDataset', data_root=target_root))
+test_dataloader = dict(dataset=dict(type='WHDLDataset', data_root=target_root))

@@ -1,15 +1,8 @@
 # DAFormer network (METHOD.md "Network"): MiT-B5 encoder with SegFormer ImageNet-1k weights and the
 # DAFormer head with separable-ASPP context fusion. Put mit_b5.pth in pretrained/
 # (`sh tools/download_checkpoints.sh`); it is read when the model's weights are initialised.
-# Images arrive already scaled to ~[0, 1] by LoadGeoTiff, so the preprocessor only pads.
-norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN needs a distributed run
-data_preprocessor = dict(
-    type='SegDataPreProcessor', mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], bgr_to_rgb=False,
-    pad_val=0, seg_pad_val=255)
+_base_ = ['./encoder_decoder.py']
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
     backbone=dict(
         # mmseg's MixVisionTransformer with its attention in PyTorch's fused kernel (same function and
         # weights; fused_attention=False: mmseg's own, which stores every attention weight)
@@ -21,7 +14,7 @@ model = dict(
     decode_head=dict(
         type='DAFormerHead', in_channels=[64, 128, 320, 512], in_index=[0, 1, 2, 3],
         channels=256, embed_dims=256, fusion='aspp', dilations=(1, 6, 12, 18),
-        dropout_ratio=0.1, num_classes=5, norm_cfg=norm_cfg, align_corners=False,
+        dropout_ratio=0.1, num_classes=5, norm_cfg={{_base_.norm_cfg}}, align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -1,13 +1,6 @@
 # SegFormer MiT-B0 encoder (mmseg MixVisionTransformer) with the SegFormer all-MLP head.
-# Images arrive already scaled to ~[0, 1] by LoadGeoTiff, so the preprocessor only pads.
-norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN needs a distributed run
-data_preprocessor = dict(
-    type='SegDataPreProcessor', mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], bgr_to_rgb=False,
-    pad_val=0, seg_pad_val=255)
+_base_ = ['./encoder_decoder.py']
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
     backbone=dict(
         # mmseg's MixVisionTransformer with its attention in PyTorch's fused kernel (same function and
         # weights; fused_attention=False: mmseg's own, which stores every attention weight)
@@ -17,7 +10,7 @@ model = dict(
         drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=0.1),
     decode_head=dict(
         type='SegformerHead', in_channels=[32, 64, 160, 256], in_index=[0, 1, 2, 3],
-        channels=256, dropout_ratio=0.1, num_classes=5, norm_cfg=norm_cfg, align_corners=False,
+        channels=256, dropout_ratio=0.1, num_classes=5, norm_cfg={{_base_.norm_cfg}}, align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

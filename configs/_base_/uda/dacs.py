@@ -1,10 +1,8 @@
 # DACS self-training (basic recipe): EMA teacher alpha 0.99, confidence 0.968, ClassMix,
 # colour jitter (s=0.2, p=0.8) and blur (p=0.5). Pseudo-label margins (top, bottom, left, right)
 # default to 0: the reference's 15/120-row crop was a Cityscapes artefact.
-# `uda` holds the options of the UDA segmentor. A config that lists a uda base turns them into its
-# model, around the network of its model base, and takes the entry out (no `uda` may be left):
-#     model = dict(_base_.pop('uda'), _delete_=True, model=_base_.model,
-#                  data_preprocessor=_base_.model.data_preprocessor, <overrides>)
+# `uda` holds the options of the UDA segmentor. ../models/uda_<network>.py turn them into the model,
+# around that network, and take the entry out (no `uda` may be left); runs list those bases.
 uda = dict(
     type='DACS',
     alpha=0.99,
