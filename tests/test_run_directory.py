@@ -91,7 +91,7 @@ def test_a_failed_new_run_leaves_no_run_directory_but_a_resumed_one_is_kept(tmp_
     old_run = work_root / 'local-basic' / 'old_run'
     old_run.mkdir(parents=True)
     (old_run / 'config.py').write_text("_base_ = ['%s']\n" % SOURCE_ONLY_CONFIG)
-    torch.save(dict(state_dict={}, meta=dict(iter=2)), old_run / 'iter_2.pth')  # a run that can be resumed
+    torch.save(dict(state_dict={}, meta=dict(iter=2), optimizer={}), old_run / 'iter_2.pth')  # a run that can be resumed
     result = _train_on_missing_data('--config', str(SOURCE_ONLY_CONFIG), '--work-root', str(work_root))
     assert result.code == 2 and 'removed ' in result.stderr
     assert list((work_root / 'local-basic').iterdir()) == [old_run]

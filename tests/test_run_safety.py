@@ -265,7 +265,7 @@ def test_mmseg_style_resume_skips_an_unreadable_newest_checkpoint_and_says_when_
     cfg = mmseg_train.prepare_config(mmseg_train.parse_args([config, '--work-dir', str(work_dir), '--resume']))
     assert cfg.resume is True and cfg.get('load_from') is None       # mmseg's --resume on a new work dir
     assert 'holds no checkpoint yet' in capsys.readouterr().err
-    torch.save({'meta': {'iter': 2}, 'state_dict': {}}, work_dir / 'iter_2.pth')
+    torch.save({'meta': {'iter': 2}, 'state_dict': {}, 'optimizer': {}}, work_dir / 'iter_2.pth')
     intact = (work_dir / 'iter_2.pth').read_bytes()
     (work_dir / 'iter_4.pth').write_bytes(intact[:len(intact) // 2])   # cut off while saving
     (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_4.pth'))
@@ -273,3 +273,28 @@ def test_mmseg_style_resume_skips_an_unreadable_newest_checkpoint_and_says_when_
     assert cfg.resume is True and cfg.load_from == str(work_dir / 'iter_2.pth')
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith('warning: resuming from iter_2.pth') and 'iter_4.pth' in err[0]
+
+
+def test_a_resume_that_fails_while_loading_leaves_provenance_and_config_as_they_were(trained_run, tmp_path):
+    """Weights without meta/optimizer are skipped by name; an optimizer state that does not fit the
+    config fails while loading: one line, and provenance.json and config.py stay byte for byte."""
+    run_dir = _copy(trained_run, tmp_path)
+    before = {name: (run_dir / name).read_bytes() for name in ('provenance.json', 'config.py')}
+    ckpt = read_checkpoint(run_dir / 'iter_4.pth')
+    torch.save({'state_dict': ckpt['state_dict']}, run_dir / 'iter_8.pth')      # weights only
+    ckpt['optimizer'] = {'state': {}, 'param_groups': []}                         # another optimizer's
+    torch.save(ckpt, run_dir / 'iter_6.pth')
+    (run_dir / 'last_checkpoint').write_text(str(run_dir / 'iter_8.pth'))
+    result = call_cli(cli_train.main, ['--resume', str(run_dir)])
+    warning = [line for line in result.stderr.splitlines() if line.startswith('warning: ')]
+    assert warning == ['warning: resuming from iter_6.pth, the newest checkpoint that can be read; skipped '
+                       'iter_8.pth (holds no meta, optimizer to resume from)']
+    line = _error_line(result)
+    assert line.startswith(f'error: {run_dir}: resuming from iter_6.pth failed while loading it (')
+    assert {name: (run_dir / name).read_bytes() for name in before} == before
+    # a start that does load is recorded: one more entry
+    for name in ('iter_8.pth', 'iter_6.pth', 'last_checkpoint'):
+        (run_dir / name).unlink()
+    call_cli_ok(cli_train.main, ['--resume', str(run_dir), '--cfg-options', 'train_cfg.max_iters=6'])
+    entries = json.loads((run_dir / 'provenance.json').read_text())
+    assert len(entries) == len(json.loads(before['provenance.json'])) + 1

@@ -50,6 +50,10 @@ def load_state_checked(model: torch.nn.Module, ckpt: dict, path: str | Path, con
     return ckpt
 
 
+#: what mmengine's resume reads from a checkpoint
+RESUME_KEYS = ('meta', 'state_dict', 'optimizer')
+
+
 def resume_checkpoint(run_dir: str | Path) -> tuple[Path, list[str]]:
     """The newest checkpoint of ``run_dir`` that loads, and the newer ones skipped (``name (why)``).
 
@@ -64,12 +68,17 @@ def resume_checkpoint(run_dir: str | Path) -> tuple[Path, list[str]]:
     skipped = []
     for path in candidates:
         try:
-            read_checkpoint(path, mmap=True)
+            ckpt = read_checkpoint(path, mmap=True)
         except UnreadableCheckpoint as err:
             skipped.append(f'{path.name} ({err.reason})')
             continue
+        missing = [key for key in RESUME_KEYS if key not in ckpt]
+        if missing or 'iter' not in ckpt['meta']:
+            # weights alone (a re-saved state_dict, a converted model): nothing to continue from
+            skipped.append(f'{path.name} (holds no {", ".join(missing) or "meta.iter"} to resume from)')
+            continue
         return path, skipped
-    raise DaspmInputError(f'{run_dir}: none of its checkpoints can be read ({"; ".join(skipped)}); train its '
+    raise DaspmInputError(f'{run_dir}: none of its checkpoints can be resumed from ({"; ".join(skipped)}); train its '
                           'config.py anew with daspm-train --config')
 
 

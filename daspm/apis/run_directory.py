@@ -14,6 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Iterator
 
+from mmengine.hooks import Hook
+
 from ..utils.errors import DaspmInputError
 
 RESOLVED_CONFIG = 'config.py'  # the config a run trains with, written by daspm-train
@@ -106,6 +108,21 @@ def record_provenance(run_dir: str | os.PathLike, argv: list[str] | None = None)
     tmp.write_text(json.dumps(entries, indent=2) + '\n', encoding='utf-8')
     os.replace(tmp, path)
     return path
+
+
+class ProvenanceHook(Hook):
+    """Record this start in ``provenance.json`` once the runner has built and loaded (``before_train``).
+
+    A resume that fails while loading its checkpoint therefore leaves the record as it was.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        self.run_dir = run_dir
+        self.recorded = False
+
+    def before_train(self, runner) -> None:
+        record_provenance(self.run_dir)
+        self.recorded = True
 
 
 def checkpoints_newest_first(run_dir: str | Path) -> list[Path]:

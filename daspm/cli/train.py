@@ -41,7 +41,7 @@ from daspm.apis.checkpoint import check_config_checkpoints, resume_checkpoint
 from daspm.apis.config_loading import DictAction, add_tensorboard_if_available, load_config
 from daspm.apis.distributed import (LAUNCHERS, close_distributed, configure_distributed, init_distributed,
                                     is_main_process, shared_value, torchrun_command)
-from daspm.apis.run_directory import LAST_CHECKPOINT, RESOLVED_CONFIG, record_provenance, run_lock
+from daspm.apis.run_directory import LAST_CHECKPOINT, RESOLVED_CONFIG, ProvenanceHook, run_lock
 from daspm.utils.errors import DaspmInputError, TrainingStopped, exit_on_input_error
 
 EXPERIMENTS_FILE = 'experiments.py'
@@ -230,6 +230,22 @@ def launch_processes(args: argparse.Namespace, argv: list[str], experiments_file
         raise SystemExit(code)
 
 
+def train_recorded(runner, cfg, run_dir: Path) -> None:
+    """Train, recording the start in provenance.json once the runner has loaded (a resume that fails
+    to load leaves the record as it was, and says so in one line)."""
+    provenance = ProvenanceHook(run_dir)
+    runner.register_hook(provenance)
+    try:
+        runner.train()
+    except Exception as err:
+        if not cfg.get('resume') or provenance.recorded:
+            raise
+        reason = (str(err).splitlines() or [''])[0]
+        raise DaspmInputError(f'{run_dir}: resuming from {Path(cfg.load_from).name} failed while loading it '
+                              f'({type(err).__name__}: {reason}); it does not fit the run\'s config.py and this '
+                              'code: resume with the code that wrote it, or train anew') from err
+
+
 @exit_on_input_error
 def main(argv: list[str] | None = None, experiments_file: str | Path | None = None) -> list[Path]:
     """Train the run(s) and return their run directories.
@@ -269,8 +285,7 @@ def main(argv: list[str] | None = None, experiments_file: str | Path | None = No
                 continue
             if main_process:  # one lock and one record per run, held by rank 0
                 with run_lock(run_dir):
-                    record_provenance(run_dir)
-                    Runner.from_cfg(cfg).train()
+                    train_recorded(Runner.from_cfg(cfg), cfg, run_dir)
             else:
                 Runner.from_cfg(cfg).train()
         close_distributed(args.launcher)
