@@ -197,5 +197,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.path.insert(0, str(REPO))
     sys.exit(main())

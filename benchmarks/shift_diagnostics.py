@@ -24,8 +24,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import adaptation_synthetic as bench  # noqa: E402  (a sibling script)
+import adaptation_synthetic as bench  # a sibling script: its folder is on the path of a script run
 
 HOOK_FILE = 'pseudo_label_diagnostics.jsonl'
 # the hook replaces the config's DebugImageHook (custom_hooks.0), and the target crops get their labels

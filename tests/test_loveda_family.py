@@ -354,8 +354,9 @@ def _tiny_run_options(data: Path, target: str, resnet_head: str) -> list[str]:
                'train_dataloader.dataset.rare_class_sampling.min_pixels=50',  # 64 x 64 tiles: ~500 px per class
                'train_dataloader.dataset.source.pipeline.2.scale=(64,64)',
                'train_dataloader.dataset.source.pipeline.3.crop_size=(32,32)',
-               'train_dataloader.dataset.target.pipeline.1.scale=(64,64)',
-               'train_dataloader.dataset.target.pipeline.2.crop_size=(32,32)',
+               # the target pipeline: load, the nodata tracker, resize, crop, ...
+               'train_dataloader.dataset.target.pipeline.2.scale=(64,64)',
+               'train_dataloader.dataset.target.pipeline.3.crop_size=(32,32)',
                'val_dataloader.dataset.pipeline.1.scale=(64,64)', 'test_dataloader.dataset.pipeline.1.scale=(64,64)',
                'model.data_preprocessor.size=(32,32)', 'model.model.data_preprocessor.size=(32,32)',
                'model.model.backbone.depth=18', 'model.model.backbone.init_cfg=None',
