@@ -6,7 +6,7 @@ import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 import rasterio
@@ -73,27 +73,45 @@ def nonfinite_mask(data: np.ndarray) -> np.ndarray:
     return ~np.isfinite(data).all(axis=0)
 
 
-def check_writable(path: str | os.PathLike, option: str = '--out') -> None:
-    """Raise DaspmInputError (one line) if a file cannot be written at ``path``.
+class WriteProblem(NamedTuple):
+    """Why no file can be made in a folder."""
+
+    folder: Path          # the nearest existing folder on the way
+    not_a_folder: bool    # ``folder`` is a file
+    reason: str           # the system's reason a new file was refused ('' when not_a_folder)
+
+
+def folder_write_problem(folder: str | os.PathLike) -> WriteProblem | None:
+    """Why no file can be made in ``folder``, or None.
 
     The nearest existing folder on the way must be a folder and accept a new file (tried with a
     nameless temporary file, so this holds for root and read-only file systems too); missing
-    folders below it are created later by atomic_output.
+    folders below it are made later.
     """
+    existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return WriteProblem(existing, True, '')
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        return WriteProblem(existing, False, err.strerror or str(err))
+    return None
+
+
+def check_writable(path: str | os.PathLike, option: str = '--out') -> None:
+    """Raise DaspmInputError (one line) if a file cannot be written at ``path``."""
     path = Path(path)
     if path.is_dir():
         raise DaspmInputError(f'{option} {path} is a folder; give a file name such as {path / "map.tif"}')
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise DaspmInputError(f'{option} {path}: {folder} is a file, not a folder; choose another path')
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise DaspmInputError(f'{option} {path}: cannot write in {folder} ({err.strerror or err}); '
-                              'choose a folder you can write to, or fix its permissions') from None
+    problem = folder_write_problem(path.parent)
+    if problem is not None and problem.not_a_folder:
+        raise DaspmInputError(f'{option} {path}: {problem.folder} is a file, not a folder; choose another path')
+    if problem is not None:
+        raise DaspmInputError(f'{option} {path}: cannot write in {problem.folder} ({problem.reason}); '
+                              'choose a folder you can write to, or fix its permissions')
 
 
 # atomic_output's temporary names: .<stem>.<pid>-<random><suffix>.part (+ '.stream.tif', GDAL's

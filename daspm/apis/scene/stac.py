@@ -15,7 +15,6 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 import pystac
@@ -26,7 +25,7 @@ from rasterio.warp import transform_geom
 
 from ... import __version__
 from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output
+from ...utils.raster import atomic_output, folder_write_problem
 from .acquisition import stamp_time
 
 CLASSIFICATION_SCHEMA = 'https://stac-extensions.github.io/classification/v1.1.0/schema.json'
@@ -51,17 +50,13 @@ def stac_path(map_path: str | Path) -> Path:
 
 def check_writable(folder: str | Path) -> None:
     """Refuse ``--stac`` before mapping when the item's folder cannot be created or written."""
-    folder = Path(folder)
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path('.'))
-    if not existing.is_dir():
-        raise DaspmInputError(f'--stac: cannot write STAC files into {folder}: {existing} is a file, not a folder; '
-                              'choose another --out / --out-dir')
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as err:
-        raise DaspmInputError(f'--stac: cannot write STAC files into {folder} ({err.strerror}); make it writable '
-                              'or choose another --out / --out-dir') from None
+    problem = folder_write_problem(folder)
+    if problem is not None and problem.not_a_folder:
+        raise DaspmInputError(f'--stac: cannot write STAC files into {folder}: {problem.folder} is a file, not a '
+                              'folder; choose another --out / --out-dir')
+    if problem is not None:
+        raise DaspmInputError(f'--stac: cannot write STAC files into {folder} ({problem.reason}); make it writable '
+                              'or choose another --out / --out-dir')
 
 
 @functools.lru_cache(maxsize=8)
