@@ -78,10 +78,10 @@ _GEO = 'daspm/datasets/transforms/geotiff_loading.py'
 _RASTER = 'daspm/utils/raster.py'
 _LT = 'daspm/convert/label_tables.py'
 _CS = 'daspm/convert/class_stats.py'
-_GRID = 'daspm/apis/scene/grid.py'
-_MAPPER = 'daspm/apis/scene/mapper.py'
-_RESAMPLE = 'daspm/apis/scene/resample.py'
-_INPUTS = 'daspm/apis/scene/inputs.py'
+_GRID = 'daspm/mapping/grid.py'
+_MAPPER = 'daspm/mapping/mapper.py'
+_RESAMPLE = 'daspm/mapping/resample.py'
+_INPUTS = 'daspm/mapping/inputs.py'
 _OPT = 'daspm/engine/optimizers/merged_param_groups.py'
 _HEAD = 'daspm/models/decode_heads/daformer_head.py'
 _MIT = 'daspm/models/backbones/mit_weights.py'
@@ -93,8 +93,8 @@ _MASK = 'daspm/models/uda/masking.py'
 _DEVICE = 'daspm/utils/device.py'
 _DEFER = 'daspm/engine/hooks/deferred_runtime_info.py'
 _FUSED = 'daspm/models/backbones/fused_mit.py'
-_S2 = 'daspm/apis/scene/sentinel2.py'
-_INPUTS = 'daspm/apis/scene/inputs.py'
+_S2 = 'daspm/mapping/sentinel2.py'
+_INPUTS = 'daspm/mapping/inputs.py'
 
 # MIC tests on the block mask and on DACS's masked step.
 _MIC_MASK = [f'{T_MIC}::test_block_mask_is_binary_and_constant_on_each_block',
@@ -112,8 +112,8 @@ _SCENE_BLEND = [f'{T_SCENE}::test_blend_ramp_values',
                 f'{T_SCENE}::test_windows_cover_the_grid_with_at_least_the_overlap',
                 f'{T_SCENE}::test_blending_is_identical_for_any_window_size_overlap_and_batch',
                 f'{T_SCENE}::test_mapping_equals_the_whole_image_prediction_of_the_test_pipeline']
-_COMP = 'daspm/apis/scene/composite.py'
-_STAC = 'daspm/apis/scene/stac.py'
+_COMP = 'daspm/mapping/composite.py'
+_STAC = 'daspm/mapping/stac.py'
 _T_COMP = 'tests/test_composite_stac.py'
 _COMP_FILL = f'{_T_COMP}::test_composite_fills_each_dates_clouds_and_counts_clear_dates'
 _COMP_CONF = f'{_T_COMP}::test_confidence_rule_weights_each_date_by_its_confidence'
@@ -298,7 +298,7 @@ MUTATIONS: list[Mutation] = [
     M('stac-composite-end-is-start', _STAC, 'end_datetime=dates[-1] if composite else None', 'end_datetime=dates[0] if composite else None', "a composite's STAC time range ends at its first date", [_COMP_ITEM]),
     M('stac-bbox-not-wgs84', _STAC, "geometry = transform_geom(src.crs, 'EPSG:4326', native, antimeridian_cutting=True, precision=7)", 'geometry = native', 'geometry and bbox in the map CRS instead of WGS84', [_COMP_ITEM]),
     M('stac-collection-keeps-first-item', _STAC, "items = [pystac.Item.from_file(str(p)) for p in sorted(folder.glob('*' + ITEM_SUFFIX))]", "items = [pystac.Item.from_file(str(p)) for p in sorted(folder.glob('*' + ITEM_SUFFIX))][:1]", 'the collection is not updated as further scenes finish', [_COMP_CLI]),
-    M('composite-partials-kept', 'daspm/apis/scene/composite.py', '    prepare_outputs(finals.values(), look_path, sidecar_path(out), overwrite)', '    prepare_outputs([], look_path, sidecar_path(out), overwrite)', "a killed composite's partial files never removed (its outputs left out of the preparation)", ['tests/test_composite_stac.py::test_a_composite_removes_the_partials_a_killed_composite_left']),
+    M('composite-partials-kept', 'daspm/mapping/composite.py', '    prepare_outputs(finals.values(), look_path, sidecar_path(out), overwrite)', '    prepare_outputs([], look_path, sidecar_path(out), overwrite)', "a killed composite's partial files never removed (its outputs left out of the preparation)", ['tests/test_composite_stac.py::test_a_composite_removes_the_partials_a_killed_composite_left']),
     M('single-date-read-failure-traceback', _MAPPER, '                    with naming_read_failures(source.label):\n', '                    if True:\n', 'a band file that breaks mid-read ends single-date mapping in a rasterio traceback', ['tests/test_composite_stac.py::test_a_single_date_whose_band_file_breaks_ends_in_one_line']),
     # -- run safety: non-finite loss, config typos, resume, safe loading ---------------------------
     M('nonfinite-loss-not-stopped', _DEFER, '        if stop is not None:\n            step, parts = stop\n', '        if stop is not None and False:\n            step, parts = stop\n', 'a loss that is not finite is logged and trained on; checkpoints with NaN weights are saved', [f'{T_SAFE}::test_a_loss_that_is_not_finite_stops_training_before_the_next_checkpoint']),

@@ -24,12 +24,12 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from cli_helpers import call_cli, call_cli_ok
-from daspm.apis.scene import input_spec, map_scene, open_scene, output_grid
-from daspm.apis.scene.acquisition import stamp_time
-from daspm.apis.scene.predictor import class_table
-from daspm.apis.scene.composite import composite_to_files, count_path, map_composite, open_dates
-from daspm.apis.scene.stac import stac_path, update_collection, write_stac
-from daspm.apis.scene.writer import ArraySink
+from daspm.mapping import input_spec, map_scene, open_scene, output_grid
+from daspm.mapping.acquisition import stamp_time
+from daspm.mapping.predictor import class_table
+from daspm.mapping.composite import composite_to_files, count_path, map_composite, open_dates
+from daspm.mapping.stac import stac_path, update_collection, write_stac
+from daspm.mapping.writer import ArraySink
 from daspm.synthetic.sentinel2_product import write_product
 from daspm.utils.errors import DaspmInputError
 from stac_validation import stac_errors

@@ -20,8 +20,8 @@ from rasterio.windows import Window
 
 from conftest import write_tif
 from dacs_helpers import CROP, build_dacs, make_batch
-from daspm.apis.scene import FineWindowReader, input_spec, map_scene, map_scene_to_files, open_scene, output_grid
-from daspm.apis.scene.resample import value_range
+from daspm.mapping import FineWindowReader, input_spec, map_scene, map_scene_to_files, open_scene, output_grid
+from daspm.mapping.resample import value_range
 from daspm.datasets.transforms import LoadGeoTiff, LoadGeoTiffAnnotations
 from daspm.datasets.transforms.subpixel import INTERPOLATIONS, SubPixelResample
 from daspm.utils.errors import DaspmInputError
@@ -245,7 +245,7 @@ KILLED_RUN = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
 from test_scene_mapping import SPEC, PixelModel
-from daspm.apis.scene import map_scene_to_files
+from daspm.mapping import map_scene_to_files
 
 
 class KilledMidway(PixelModel):

@@ -17,11 +17,11 @@ from mmseg.registry import MODELS
 from rasterio.windows import Window
 
 from conftest import REPO, S2_PATCH, write_tif
-from daspm.apis.scene import (ArraySource, FineWindowReader, band_name_from_filename, input_spec,
+from daspm.mapping import (ArraySource, FineWindowReader, band_name_from_filename, input_spec,
                               input_spec_from_config, map_scene, map_scene_to_files, open_scene, output_grid,
                               plan_windows)
-from daspm.apis.scene.grid import blend_ramp
-from daspm.apis.scene.resample import value_range
+from daspm.mapping.grid import blend_ramp
+from daspm.mapping.resample import value_range
 from daspm.datasets.transforms.geotiff_loading import LoadGeoTiff
 from daspm.datasets.transforms.subpixel import SubPixelResample
 from daspm.utils.errors import DaspmInputError
@@ -628,9 +628,9 @@ def test_blender_weighs_two_overlapping_windows_as_written_out(as_tensor):
     input in its last 4 columns. Expected values are the weighted sums written out here."""
     from types import SimpleNamespace
 
-    from daspm.apis.scene import StreamingBlender
-    from daspm.apis.scene.grid import plan_windows
-    from daspm.apis.scene.writer import PROBABILITY_NODATA, PROBABILITY_SCALE, ArraySink
+    from daspm.mapping import StreamingBlender
+    from daspm.mapping.grid import plan_windows
+    from daspm.mapping.writer import PROBABILITY_NODATA, PROBABILITY_SCALE, ArraySink
 
     plan = plan_windows(16, 24, 16, 8)
     assert (plan.ys, plan.xs) == ([0], [0, 8])

@@ -22,9 +22,9 @@ from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
-from ...datasets.transforms.subpixel import INTERPOLATIONS
-from ...utils.errors import DaspmInputError
-from ...utils.raster import (georeference, is_gdal_virtual, normalize_band_name, open_raster, pixel_size,
+from ..datasets.transforms.subpixel import INTERPOLATIONS
+from ..utils.errors import DaspmInputError
+from ..utils.raster import (georeference, is_gdal_virtual, normalize_band_name, open_raster, pixel_size,
                              resolve_band_indexes)
 from .sentinel2 import DEFAULT_MASK_CLASSES, is_product, quality_mask, read_product
 from .spec import InputSpec

@@ -19,9 +19,9 @@ import torch
 from rasterio.windows import Window
 from tqdm import tqdm
 
-from ...classes import IGNORE_INDEX
-from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output, check_writable, convert_to_cog, remove_stale_partials
+from ..classes import IGNORE_INDEX
+from ..utils.errors import DaspmInputError
+from ..utils.raster import atomic_output, check_writable, convert_to_cog, remove_stale_partials
 from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
 from .inputs import SceneSource, naming_read_failures, open_scene
 from .sentinel2 import DEFAULT_MASK_CLASSES

@@ -35,8 +35,8 @@ import torch
 from rasterio.windows import Window
 from tqdm import tqdm
 
-from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output, convert_to_cog
+from ..utils.errors import DaspmInputError
+from ..utils.raster import atomic_output, convert_to_cog
 from .acquisition import sensing_time
 from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
 from .inputs import SceneSource, naming_read_failures, open_scene
