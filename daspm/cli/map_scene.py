@@ -195,33 +195,31 @@ def main(argv: list[str] | None = None):
 
 
 def _map_one(args: argparse.Namespace):
+    """One scene: outputs checked, scene opened and planned once (shown before the model loads), then mapped."""
     from daspm.apis.config_loading import load_config
     from daspm.apis.inference import init_segmentor
-    from daspm.mapping.grid import output_grid, resolve_aoi
     from daspm.mapping.inputs import open_scene
-    from daspm.mapping.mapper import check_outputs, describe, map_scene_to_files
+    from daspm.mapping.mapper import describe, map_plan_to_files, prepare_outputs, sidecar_path
+    from daspm.mapping.plan import MapOptions, OutputPaths, plan_scene
     from daspm.mapping.spec import input_spec_from_config
 
     device = _device(args.device, 0, 1)
     _check_device(device, args.amp)
-    check_outputs([Path(args.out), *(Path(getattr(args, n)) for n in _SIDE_OUTPUTS if getattr(args, n))],
-                  args.overwrite)
+    paths = OutputPaths.of(args.out, args.confidence, args.probabilities, args.uncertainty, args.quicklook)
+    prepare_outputs(paths.finals.values(), paths.quicklook, sidecar_path(paths.map), args.overwrite)
     cfg = load_config(args.config, args.cfg_options)
     spec = input_spec_from_config(cfg)
-    options = _mapping_options(args, device)
-    # check the input before spending time on the model
-    with open_scene(args.inputs, spec, nodata=args.nodata, band_resampling=args.band_resampling,
-                    mask_classes=options['mask_classes']) as source:
-        aoi = resolve_aoi(source, bbox=args.bbox, window=args.window)
-        grid = output_grid(source, aoi, spec.factor(source.gsd(spec.loader.nominal_gsd)))
-        print(f'{source.label}: {source.width}x{source.height} px, bands {source.band_names} -> '
-              f'{grid.width}x{grid.height} px map (x{grid.factor:g})', flush=True)
+    opts = MapOptions(**_mapping_options(args, device), overwrite=args.overwrite)
+    opts.check()
+    # the input is checked before time is spent on the model
+    with open_scene(args.inputs, spec, nodata=opts.nodata, band_resampling=opts.band_resampling,
+                    mask_classes=opts.mask_classes) as source:
+        plan = plan_scene(source, spec, bbox=opts.bbox, window=opts.window)
+        print(plan.describe(), flush=True)
         for note in source.notes:
             print(f'  {note}', flush=True)
-    model = init_segmentor(cfg, args.checkpoint, device=device)
-    result = map_scene_to_files(
-        args.inputs, model, spec, args.out, confidence=args.confidence, probabilities=args.probabilities,
-        uncertainty=args.uncertainty, quicklook=args.quicklook, overwrite=args.overwrite, **options)
+        model = init_segmentor(cfg, args.checkpoint, device=device)
+        result = map_plan_to_files(plan, args.inputs, model, spec, paths, opts)
     print(describe(result))
     _write_stac(args, args.out, result.outputs)
     return result

@@ -22,9 +22,9 @@ from tqdm import tqdm
 from ..classes import IGNORE_INDEX
 from ..utils.errors import DaspmInputError
 from ..utils.raster import atomic_output, check_writable, convert_to_cog, remove_stale_partials
-from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
+from .grid import OutputGrid, WindowPlan, output_grid, plan_windows
 from .inputs import SceneSource, naming_read_failures, open_scene
-from .sentinel2 import DEFAULT_MASK_CLASSES
+from .plan import MapOptions, OutputPaths, ScenePlan, plan_scene
 from .predictor import as_predictor, class_table, predictor_device
 from .resample import FineWindowReader, WindowRead, value_range
 from .spec import InputSpec
@@ -468,92 +468,106 @@ def check_outputs(paths: Sequence[Path | None], overwrite: bool) -> None:
 
 
 def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec, out: str | Path, *,
-                       confidence: str | Path | None = None, confidence_dtype: str = 'uint8',
-                       probabilities: str | Path | None = None, uncertainty: str | Path | None = None,
-                       quicklook: str | Path | None = None, overwrite: bool = False,
-                       bbox: Sequence[float] | None = None, window: Sequence[int] | None = None,
-                       nodata: float | None = None, band_resampling: str = 'bilinear',
-                       mask_classes: Sequence[int] | None = DEFAULT_MASK_CLASSES,
-                       window_size: int = 512, overlap: int = 128, batch_size: int = 4, amp: str | None = None,
-                       overviews: bool = True, progress: bool = True, tags: dict[str, str] | None = None,
-                       sidecar: bool = True, info: dict | None = None, workers: int | None = None) -> MappingResult:
+                       confidence: str | Path | None = None, probabilities: str | Path | None = None,
+                       uncertainty: str | Path | None = None, quicklook: str | Path | None = None,
+                       **options) -> MappingResult:
     """Map a scene file/product to a Cloud Optimized GeoTIFF class map and optional side outputs.
 
-    Every output is written to a temporary file and renamed only when complete (the map last).
-    ``probabilities``: one uint8 band per class (probability x 254, 255 = no data, band
-    descriptions = class names); ``uncertainty``: normalised entropy, same coding.
-    ``mask_classes``: SCL classes of a Sentinel-2 product that become nodata (see open_scene).
-    ``sidecar``: also write ``<map>.json`` (input, product, options, ``info`` such as config and
-    checkpoint, valid and masked shares, timings). ``overviews`` is kept for compatibility: the
-    COG always has internal overviews (mode for classes) when the map is larger than 2 tiles.
+    check the outputs -> open the scene -> plan_scene (area, grid) -> map_plan_to_files.
+    ``options`` are the fields of MapOptions. ``probabilities``: one uint8 band per class
+    (probability x 254, 255 = no data, band descriptions = class names); ``uncertainty``:
+    normalised entropy, same coding. ``mask_classes``: SCL classes of a Sentinel-2 product that
+    become nodata (see open_scene).
+    """
+    opts = MapOptions(**options)
+    paths = OutputPaths.of(out, confidence, probabilities, uncertainty, quicklook)
+    prepare_outputs(paths.finals.values(), paths.quicklook, sidecar_path(paths.map), opts.overwrite)
+    opts.check()
+    predictor = as_predictor(predictor)
+    with open_scene(inputs, spec, nodata=opts.nodata, band_resampling=opts.band_resampling,
+                    mask_classes=opts.mask_classes) as source:
+        return map_plan_to_files(plan_scene(source, spec, opts.bbox, opts.window), inputs, predictor, spec,
+                                 paths, opts)
+
+
+def map_plan_to_files(plan: ScenePlan, inputs: Sequence[str | Path], predictor, spec: InputSpec,
+                      paths: OutputPaths, opts: MapOptions) -> MappingResult:
+    """Map a planned scene whose outputs are checked: map_scene into temporary files -> COGs -> sidecar,
+    renamed when all are complete (the map last) -> category names, quicklook.
+
+    ``opts.sidecar``: also write ``<map>.json`` (input, product, options, ``info`` such as config and
+    checkpoint, valid and masked shares, timings). The COG always has internal overviews (mode for
+    classes) when the map is larger than 2 tiles.
     """
     started, t_start = datetime.now(timezone.utc), time.perf_counter()
-    out = Path(out)
-    finals = {'map': out}
-    for name, path in (('confidence', confidence), ('probabilities', probabilities), ('uncertainty', uncertainty)):
-        if path:
-            finals[name] = Path(path)
-    look_path = Path(quicklook) if quicklook else None
-    prepare_outputs(finals.values(), look_path, sidecar_path(out), overwrite)
-    if confidence_dtype not in ('uint8', 'float32'):
-        raise DaspmInputError(f'--confidence-dtype {confidence_dtype}: choose uint8 or float32')
     predictor = as_predictor(predictor)
     classes, palette = class_table(predictor)
-    with open_scene(inputs, spec, nodata=nodata, band_resampling=band_resampling,
-                    mask_classes=mask_classes) as source, \
-            rasterio.Env(**({'GDAL_CACHEMAX': gdal_cache_mb(source)} if gdal_cache_mb(source) else {})):
-        aoi = resolve_aoi(source, bbox=bbox, window=window)
-        grid = output_grid(source, aoi, spec.factor(source.gsd(spec.loader.nominal_gsd)))
-        look = Quicklook(grid) if look_path else None
-        all_tags = {'SUBPIXEL_FACTOR': f'{grid.factor:g}', 'SOURCE': source.label,
-                    'BANDS': ','.join(source.band_names), 'AOI_INPUT_WINDOW':
-                    f'{int(aoi.col_off)} {int(aoi.row_off)} {int(aoi.width)} {int(aoi.height)}',
-                    'WINDOW_SIZE': str(window_size), 'OVERLAP': str(overlap), **(tags or {})}
-        with contextlib.ExitStack() as stack:
-            # entered first, renamed last: the map appears only when all side outputs are in place
-            temps = {name: stack.enter_context(atomic_output(path)) for name, path in finals.items()}
-            streams = {name: tmp.with_name(tmp.name + '.stream.tif') for name, tmp in temps.items()}
-            try:
-                sink = GeoTiffSink(grid, streams['map'], classes, palette, confidence_path=streams.get('confidence'),
-                                   confidence_dtype=confidence_dtype, quicklook=look, tags=all_tags,
-                                   probabilities_path=streams.get('probabilities'),
-                                   uncertainty_path=streams.get('uncertainty'))
-                try:
-                    with naming_read_failures(source.label):
-                        result = map_scene(source, predictor, spec, sink, aoi=aoi, window_size=window_size,
-                                           overlap=overlap, batch_size=batch_size, amp=amp, progress=progress,
-                                           grid=grid, workers=workers)
-                    sink.update_tags(_result_tags(result))
-                    sink.close()
-                except BaseException:
-                    sink.abort()
-                    raise
-                t_cog = time.perf_counter()
-                levels = len(overview_factors(grid))
-                for name, tmp in temps.items():
-                    # classes need the mode; probabilities and confidence are averaged (nodata excluded)
-                    convert_to_cog(streams[name], tmp, overview_resampling='MODE' if name == 'map' else 'AVERAGE',
-                                   overview_count=levels, blocksize=TILE)
-                result.timings['cog'] = time.perf_counter() - t_cog
-                result.outputs.update(finals)
-                if sidecar:
-                    result.timings['total'] = time.perf_counter() - t_start
-                    result.outputs['sidecar'] = write_sidecar(
-                        sidecar_path(out), result, source, inputs, started, info=info,
-                        options=dict(window_size=window_size, overlap=overlap, batch_size=batch_size, amp=amp,
-                                     workers=result.workers,
-                                     band_resampling=band_resampling, nodata=_json_number(nodata),
-                                     mask_classes=list(mask_classes or []), bbox=bbox, window=window))
-            finally:
-                _remove_side_files(*streams.values(), *temps.values())
-                for stream in streams.values():
-                    stream.unlink(missing_ok=True)
-    result.outputs['categories'] = write_category_names(out, classes, palette)
+    look = Quicklook(plan.grid) if paths.quicklook else None
+    cache = gdal_cache_mb(plan.source)
+    with rasterio.Env(**({'GDAL_CACHEMAX': cache} if cache else {})), contextlib.ExitStack() as stack:
+        # entered first, renamed last: the map appears only when all side outputs are in place
+        temps = {name: stack.enter_context(atomic_output(path)) for name, path in paths.finals.items()}
+        streams = {name: tmp.with_name(tmp.name + '.stream.tif') for name, tmp in temps.items()}
+        try:
+            sink = GeoTiffSink(plan.grid, streams['map'], classes, palette, confidence_path=streams.get('confidence'),
+                               confidence_dtype=opts.confidence_dtype, quicklook=look, tags=_map_tags(plan, opts),
+                               probabilities_path=streams.get('probabilities'),
+                               uncertainty_path=streams.get('uncertainty'))
+            result = _map_into(plan, predictor, spec, sink, opts)
+            t_cog = time.perf_counter()
+            levels = len(overview_factors(plan.grid))
+            for name, tmp in temps.items():
+                # classes need the mode; probabilities and confidence are averaged (nodata excluded)
+                convert_to_cog(streams[name], tmp, overview_resampling='MODE' if name == 'map' else 'AVERAGE',
+                               overview_count=levels, blocksize=TILE)
+            result.timings['cog'] = time.perf_counter() - t_cog
+            result.outputs.update(paths.finals)
+            if opts.sidecar:
+                result.timings['total'] = time.perf_counter() - t_start
+                result.outputs['sidecar'] = write_sidecar(sidecar_path(paths.map), result, plan.source, inputs,
+                                                          started, info=opts.info, options=_sidecar_options(result, opts))
+        finally:
+            _remove_side_files(*streams.values(), *temps.values())
+            for stream in streams.values():
+                stream.unlink(missing_ok=True)
+    result.outputs['categories'] = write_category_names(paths.map, classes, palette)
     if look is not None:
-        title = f'{out.name}  ({grid.width}x{grid.height} px, x{grid.factor:g} sub-pixel grid)'
-        result.outputs['quicklook'] = look.save(look_path, classes, palette, title)
+        g = plan.grid
+        title = f'{paths.map.name}  ({g.width}x{g.height} px, x{g.factor:g} sub-pixel grid)'
+        result.outputs['quicklook'] = look.save(paths.quicklook, classes, palette, title)
     result.timings['total'] = time.perf_counter() - t_start
     return result
+
+
+def _map_into(plan: ScenePlan, predictor, spec: InputSpec, sink: GeoTiffSink, opts: MapOptions) -> MappingResult:
+    """map_scene into ``sink``, closed with the end-of-run tags; aborted (nothing left) on any failure."""
+    try:
+        with naming_read_failures(plan.source.label):
+            result = map_scene(plan.source, predictor, spec, sink, aoi=plan.aoi, window_size=opts.window_size,
+                               overlap=opts.overlap, batch_size=opts.batch_size, amp=opts.amp,
+                               progress=opts.progress, grid=plan.grid, workers=opts.workers)
+        sink.update_tags(_result_tags(result))
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return result
+
+
+def _map_tags(plan: ScenePlan, opts: MapOptions) -> dict[str, str]:
+    """GeoTIFF tags of the map known before mapping: grid, source, bands, area, windows, and the caller's."""
+    aoi = plan.aoi
+    return {'SUBPIXEL_FACTOR': f'{plan.grid.factor:g}', 'SOURCE': plan.source.label,
+            'BANDS': ','.join(plan.source.band_names), 'AOI_INPUT_WINDOW':
+            f'{int(aoi.col_off)} {int(aoi.row_off)} {int(aoi.width)} {int(aoi.height)}',
+            'WINDOW_SIZE': str(opts.window_size), 'OVERLAP': str(opts.overlap), **(opts.tags or {})}
+
+
+def _sidecar_options(result: MappingResult, opts: MapOptions) -> dict:
+    """The options recorded in the sidecar."""
+    return dict(window_size=opts.window_size, overlap=opts.overlap, batch_size=opts.batch_size, amp=opts.amp,
+                workers=result.workers, band_resampling=opts.band_resampling, nodata=_json_number(opts.nodata),
+                mask_classes=list(opts.mask_classes or []), bbox=opts.bbox, window=opts.window)
 
 
 def _result_tags(result: MappingResult) -> dict[str, str]:
