@@ -189,7 +189,7 @@ MUTATIONS: list[Mutation] = [
     M('windows-count', _GRID, 'count = math.ceil((total - overlap) / (size - overlap))', 'count = math.ceil(total / size)', 'window count ignores the overlap (overlaps shrink)', _SCENE_BLEND),
     M('grid-aoi-offset-swapped', _GRID, 'Affine.translation(aoi.col_off, aoi.row_off)', 'Affine.translation(aoi.row_off, aoi.col_off)', 'AOI origin with rows and columns swapped', [f'{T_SCENE}::test_aoi_by_bbox_and_window_snaps_to_input_pixels']),
     M('mapper-blend-logits', _MAPPER, 'probs = torch.softmax(logits.float(), dim=1)', 'probs = logits.float()', 'logits blended instead of softmax probabilities', _SCENE_BLEND),
-    M('mapper-nodata-weighted', _MAPPER, 'w = (weights * valid)[:, None]', 'w = (weights * torch.ones_like(valid))[:, None]', 'nodata pixels get window weight (and a class)', [f'{T_SCENE}::test_nodata_pixels_get_255_and_empty_windows_are_skipped']),
+    M('mapper-nodata-weighted', _MAPPER, 'w = (self.weights * valid)[:, None]', 'w = (self.weights * torch.ones_like(valid))[:, None]', 'nodata pixels get window weight (and a class)', [f'{T_SCENE}::test_nodata_pixels_get_255_and_empty_windows_are_skipped']),
     M('mapper-confidence-unnormalised', _MAPPER, 'torch.where(valid, best / safe_weight, 0.0)', 'torch.where(valid, best, 0.0)', 'confidence not divided by the blend weight', _SCENE_BLEND),
     M('resample-cubic-a', _RESAMPLE, '_CUBIC_A = -0.75', '_CUBIC_A = -0.5', "bicubic coefficient -0.5 instead of cv2's -0.75", [f'{T_SCENE}::test_non_integer_factor_follows_cv2_resize']),
     M('resample-margin-small', _RESAMPLE, '_MARGIN = 3 ', '_MARGIN = 1 ', 'window reads with too small a margin for the bicubic kernel', [f'{T_SCENE}::test_window_reads_equal_subpixel_resample_of_the_whole_image']),
