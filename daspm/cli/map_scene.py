@@ -226,33 +226,34 @@ def _map_one(args: argparse.Namespace):
 
 
 def _map_composite(args: argparse.Namespace):
-    """Several dates of one tile to one map (daspm.mapping.composite); the dates are checked before the model."""
+    """Several dates of one tile to one map: outputs checked, dates opened, checked and planned once, then mapped."""
     import contextlib
 
     from daspm.apis.config_loading import load_config
     from daspm.apis.inference import init_segmentor
-    from daspm.mapping.composite import composite_to_files, count_path, open_dates
-    from daspm.mapping.mapper import check_outputs, describe
+    from daspm.mapping.composite import composite_paths, composite_plan_to_files, open_dates
+    from daspm.mapping.mapper import describe, prepare_outputs, sidecar_path
+    from daspm.mapping.plan import MapOptions, plan_scene
     from daspm.mapping.spec import input_spec_from_config
 
     device = _device(args.device, 0, 1)
     _check_device(device, args.amp)
-    check_outputs([Path(args.out), count_path(args.out),
-                   *(Path(getattr(args, n)) for n in _SIDE_OUTPUTS if getattr(args, n))], args.overwrite)
+    paths = composite_paths(args.out, args.confidence, args.probabilities, args.uncertainty, args.quicklook)
+    prepare_outputs(paths.finals.values(), paths.quicklook, sidecar_path(paths.map), args.overwrite)
     cfg = load_config(args.config, args.cfg_options)
     spec = input_spec_from_config(cfg)
     options = _mapping_options(args, device)
     options.pop('workers')  # one window at a time; --batch-size is the dates of a window per forward pass
+    opts = MapOptions(**options, overwrite=args.overwrite)
     with contextlib.ExitStack() as stack:
-        sources = open_dates(args.inputs, spec, stack, nodata=args.nodata, band_resampling=args.band_resampling,
-                             mask_classes=options['mask_classes'])
+        # the dates are checked before time is spent on the model
+        sources = open_dates(args.inputs, spec, stack, nodata=opts.nodata, band_resampling=opts.band_resampling,
+                             mask_classes=opts.mask_classes)
         print(f'{len(sources)} dates of {sources[0].width}x{sources[0].height} px, bands {sources[0].band_names}',
               flush=True)
-    model = init_segmentor(cfg, args.checkpoint, device=device)
-    result = composite_to_files(
-        args.inputs, model, spec, args.out, rule=args.composite_rule, confidence=args.confidence,
-        probabilities=args.probabilities, uncertainty=args.uncertainty, quicklook=args.quicklook,
-        overwrite=args.overwrite, **options)
+        plan = plan_scene(sources[0], spec, bbox=opts.bbox, window=opts.window)
+        model = init_segmentor(cfg, args.checkpoint, device=device)
+        result = composite_plan_to_files(sources, plan, args.inputs, model, spec, paths, opts, args.composite_rule)
     print('\n'.join(result.notes))
     print(describe(result))
     _write_stac(args, args.out, result.outputs)
