@@ -572,7 +572,7 @@ def test_cli_with_an_mmseg_checkpoint_equals_predict_file(scene, tmp_path, pixel
 
 
 def test_cli_opens_plans_and_checks_a_scene_once(scene, tmp_path, pixel_checkpoint, monkeypatch, capsys):
-    """One scene along the CLI's route: opened, given its area and checked for outputs once (the plan is handed down)."""
+    """Along the CLI's route one scene is opened, given its area and its outputs checked once (the plan handed down)."""
     import daspm.mapping.inputs as inputs
     import daspm.mapping.mapper as mapper
     import daspm.mapping.plan as plan

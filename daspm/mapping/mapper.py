@@ -557,8 +557,9 @@ def map_plan_to_files(plan: ScenePlan, inputs: Sequence[str | Path], predictor, 
             result.outputs.update(paths.finals)
             if opts.sidecar:
                 result.timings['total'] = time.perf_counter() - t_start
-                result.outputs['sidecar'] = write_sidecar(sidecar_path(paths.map), result, plan.source, inputs,
-                                                          started, info=opts.info, options=_sidecar_options(result, opts))
+                result.outputs['sidecar'] = write_sidecar(
+                    sidecar_path(paths.map), result, plan.source, inputs, started, info=opts.info,
+                    options=_sidecar_options(result, opts))
         finally:
             _remove_side_files(*streams.values(), *temps.values())
             for stream in streams.values():

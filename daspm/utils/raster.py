@@ -249,7 +249,7 @@ def resolve_band_indexes(bands: Sequence[int | str] | None, descriptions: Sequen
 
 
 def georeference(crs: CRS | None, transform: Affine, nominal_gsd: float | None, path: str) -> dict:
-    """Metainfo entries for a raster: CRS string, geotransform tuple and GSD in metres (training samples and scene mapping)."""
+    """Metainfo entries for a raster: CRS string, geotransform tuple and GSD in metres (training and mapping)."""
     georeferenced = crs is not None and transform != Affine.identity()
     if not georeferenced:
         return dict(crs=None, geo_transform=None, gsd=nominal_gsd)
