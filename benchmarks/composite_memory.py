@@ -6,7 +6,7 @@
 Four Sentinel-2 L2A products of one tile (daspm.synthetic.sentinel2_product; ``--size`` 10 m pixels,
 x5 on the 2 m map; clouds in other places on each date) are mapped in fresh subprocesses that report
 their peak resident memory (``ru_maxrss``): the single-scene mapper on date 1 (one window at a time),
-then composites (daspm.apis.scene.composite) of the first 1, 2 and 4 dates. A baseline subprocess
+then composites (daspm.mapping.composite) of the first 1, 2 and 4 dates. A baseline subprocess
 that only imports and loads the model gives the fixed cost. The check: each extra date may add at
 most ONE WINDOW'S BUFFERS, computed as float32 window planes of the input bands, the class
 probabilities, the weighted probabilities and the weight (win^2 x 4 B x (bands + 2K + 2)); holding
@@ -56,9 +56,9 @@ def child(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     from daspm.apis.config_loading import load_config
     from daspm.apis.inference import init_segmentor
-    from daspm.apis.scene.composite import composite_to_files
-    from daspm.apis.scene.mapper import map_scene_to_files
-    from daspm.apis.scene.spec import input_spec_from_config
+    from daspm.mapping.composite import composite_to_files
+    from daspm.mapping.mapper import map_scene_to_files
+    from daspm.mapping.spec import input_spec_from_config
 
     cfg = load_config(args.config)
     model = init_segmentor(cfg, args.checkpoint, device='cpu')

@@ -85,10 +85,10 @@ _GEO = 'daspm/datasets/transforms/geotiff_loading.py'
 _RASTER = 'daspm/utils/raster.py'
 _LT = 'daspm/convert/label_tables.py'
 _CS = 'daspm/convert/class_stats.py'
-_GRID = 'daspm/apis/scene/grid.py'
-_MAPPER = 'daspm/apis/scene/mapper.py'
-_RESAMPLE = 'daspm/apis/scene/resample.py'
-_INPUTS = 'daspm/apis/scene/inputs.py'
+_GRID = 'daspm/mapping/grid.py'
+_MAPPER = 'daspm/mapping/mapper.py'
+_RESAMPLE = 'daspm/mapping/resample.py'
+_INPUTS = 'daspm/mapping/inputs.py'
 _OPT = 'daspm/engine/optimizers/merged_param_groups.py'
 _HEAD = 'daspm/models/decode_heads/daformer_head.py'
 _MIT = 'daspm/models/backbones/mit_weights.py'
@@ -102,8 +102,7 @@ _MASK = 'daspm/models/uda/masking.py'
 _DEVICE = 'daspm/utils/device.py'
 _DEFER = 'daspm/engine/hooks/deferred_runtime_info.py'
 _FUSED = 'daspm/models/backbones/fused_mit.py'
-_S2 = 'daspm/apis/scene/sentinel2.py'
-_INPUTS = 'daspm/apis/scene/inputs.py'
+_S2 = 'daspm/mapping/sentinel2.py'
 
 # MIC tests on the block mask and on DACS's masked step.
 _MIC_MASK = [f'{T_MIC}::test_block_mask_is_binary_and_constant_on_each_block',
@@ -121,8 +120,8 @@ _SCENE_BLEND = [f'{T_SCENE}::test_blend_ramp_values',
                 f'{T_SCENE}::test_windows_cover_the_grid_with_at_least_the_overlap',
                 f'{T_SCENE}::test_blending_is_identical_for_any_window_size_overlap_and_batch',
                 f'{T_SCENE}::test_mapping_equals_the_whole_image_prediction_of_the_test_pipeline']
-_COMP = 'daspm/apis/scene/composite.py'
-_STAC = 'daspm/apis/scene/stac.py'
+_COMP = 'daspm/mapping/composite.py'
+_STAC = 'daspm/mapping/stac.py'
 _T_COMP = 'tests/test_composite_stac.py'
 _COMP_FILL = f'{_T_COMP}::test_composite_fills_each_dates_clouds_and_counts_clear_dates'
 _COMP_CONF = f'{_T_COMP}::test_confidence_rule_weights_each_date_by_its_confidence'
@@ -198,7 +197,7 @@ MUTATIONS: list[Mutation] = [
     M('windows-count', _GRID, 'count = math.ceil((total - overlap) / (size - overlap))', 'count = math.ceil(total / size)', 'window count ignores the overlap (overlaps shrink)', _SCENE_BLEND),
     M('grid-aoi-offset-swapped', _GRID, 'Affine.translation(aoi.col_off, aoi.row_off)', 'Affine.translation(aoi.row_off, aoi.col_off)', 'AOI origin with rows and columns swapped', [f'{T_SCENE}::test_aoi_by_bbox_and_window_snaps_to_input_pixels']),
     M('mapper-blend-logits', _MAPPER, 'probs = torch.softmax(logits.float(), dim=1)', 'probs = logits.float()', 'logits blended instead of softmax probabilities', _SCENE_BLEND),
-    M('mapper-nodata-weighted', _MAPPER, 'w = (weights * valid)[:, None]', 'w = (weights * torch.ones_like(valid))[:, None]', 'nodata pixels get window weight (and a class)', [f'{T_SCENE}::test_nodata_pixels_get_255_and_empty_windows_are_skipped']),
+    M('mapper-nodata-weighted', _MAPPER, 'w = (self.weights * valid)[:, None]', 'w = (self.weights * torch.ones_like(valid))[:, None]', 'nodata pixels get window weight (and a class)', [f'{T_SCENE}::test_nodata_pixels_get_255_and_empty_windows_are_skipped']),
     M('mapper-confidence-unnormalised', _MAPPER, 'torch.where(valid, best / safe_weight, 0.0)', 'torch.where(valid, best, 0.0)', 'confidence not divided by the blend weight', _SCENE_BLEND),
     M('resample-cubic-a', _RESAMPLE, '_CUBIC_A = -0.75', '_CUBIC_A = -0.5', "bicubic coefficient -0.5 instead of cv2's -0.75", [f'{T_SCENE}::test_non_integer_factor_follows_cv2_resize']),
     M('resample-margin-small', _RESAMPLE, '_MARGIN = 3 ', '_MARGIN = 1 ', 'window reads with too small a margin for the bicubic kernel', [f'{T_SCENE}::test_window_reads_equal_subpixel_resample_of_the_whole_image']),
@@ -307,8 +306,8 @@ MUTATIONS: list[Mutation] = [
     M('stac-composite-end-is-start', _STAC, 'end_datetime=dates[-1] if composite else None', 'end_datetime=dates[0] if composite else None', "a composite's STAC time range ends at its first date", [_COMP_ITEM]),
     M('stac-bbox-not-wgs84', _STAC, "geometry = transform_geom(src.crs, 'EPSG:4326', native, antimeridian_cutting=True, precision=7)", 'geometry = native', 'geometry and bbox in the map CRS instead of WGS84', [_COMP_ITEM]),
     M('stac-collection-keeps-first-item', _STAC, "items = [pystac.Item.from_file(str(p)) for p in sorted(folder.glob('*' + ITEM_SUFFIX))]", "items = [pystac.Item.from_file(str(p)) for p in sorted(folder.glob('*' + ITEM_SUFFIX))][:1]", 'the collection is not updated as further scenes finish', [_COMP_CLI]),
-    M('composite-partials-kept', 'daspm/apis/scene/composite.py', '    prepare_outputs(finals.values(), look_path, sidecar_path(out), overwrite)', '    prepare_outputs([], look_path, sidecar_path(out), overwrite)', "a killed composite's partial files never removed (its outputs left out of the preparation)", ['tests/test_composite_stac.py::test_a_composite_removes_the_partials_a_killed_composite_left']),
-    M('single-date-read-failure-traceback', _MAPPER, '                    with naming_read_failures(source.label):\n', '                    if True:\n', 'a band file that breaks mid-read ends single-date mapping in a rasterio traceback', ['tests/test_composite_stac.py::test_a_single_date_whose_band_file_breaks_ends_in_one_line']),
+    M('composite-partials-kept', 'daspm/mapping/composite.py', '    prepare_outputs(paths.finals.values(), paths.quicklook, sidecar_path(paths.map), opts.overwrite)', '    prepare_outputs([], paths.quicklook, sidecar_path(paths.map), opts.overwrite)', "a killed composite's partial files never removed (its outputs left out of the preparation)", ['tests/test_composite_stac.py::test_a_composite_removes_the_partials_a_killed_composite_left']),
+    M('single-date-read-failure-traceback', _MAPPER, '        with naming_read_failures(plan.source.label):\n', '        if True:\n', 'a band file that breaks mid-read ends single-date mapping in a rasterio traceback', ['tests/test_composite_stac.py::test_a_single_date_whose_band_file_breaks_ends_in_one_line']),
     # -- run safety: non-finite loss, config typos, resume, safe loading ---------------------------
     M('nonfinite-loss-not-stopped', _DEFER, '        if stop is not None:\n            step, parts = stop\n', '        if stop is not None and False:\n            step, parts = stop\n', 'a loss that is not finite is logged and trained on; checkpoints with NaN weights are saved', [f'{T_SAFE}::test_a_loss_that_is_not_finite_stops_training_before_the_next_checkpoint']),
     M('nonfinite-loss-names-the-flush-iteration', _DEFER, '    step = min(bad)\n', '    step = max(steps)\n', 'the stop names the iteration whose values were read, not the one that went wrong', [f'{T_SAFE}::test_a_loss_that_is_not_finite_stops_training_before_the_next_checkpoint']),
@@ -356,4 +355,6 @@ MUTATIONS: list[Mutation] = [
     M('resume-load-failure-traceback', 'daspm/cli/train.py', "        if not cfg.get('resume') or provenance.recorded:", "        if True:", 'a resume whose checkpoint does not fit ends in a traceback instead of one line', ['tests/test_run_safety.py::test_a_resume_that_fails_while_loading_leaves_provenance_and_config_as_they_were']),
     M('resume-weights-only-chosen', 'daspm/apis/checkpoint.py', "        if missing or 'iter' not in ckpt['meta']:", "        if False:", 'a checkpoint of weights alone (no meta/optimizer) chosen to resume from', ['tests/test_run_safety.py::test_a_resume_that_fails_while_loading_leaves_provenance_and_config_as_they_were']),
     M('provenance-before-load', 'daspm/apis/run_directory.py', "    def before_train(self, runner) -> None:\n        record_provenance(self.run_dir)\n        self.recorded = True", "    def before_run(self, runner) -> None:\n        record_provenance(self.run_dir)\n        self.recorded = True", 'the start recorded in provenance.json before the checkpoint has loaded', ['tests/test_run_safety.py::test_a_resume_that_fails_while_loading_leaves_provenance_and_config_as_they_were']),
+    M('cli-maps-scene-twice', 'daspm/cli/map_scene.py', '        result = map_plan_to_files(plan, args.inputs, model, spec, paths, opts)\n', '        from daspm.mapping.mapper import map_scene_to_files; result = map_scene_to_files(args.inputs, model, spec, args.out, confidence=args.confidence, probabilities=args.probabilities, uncertainty=args.uncertainty, quicklook=args.quicklook, **{**vars(opts), "overwrite": True})\n', 'daspm-map opens, plans and checks a scene a second time instead of mapping the plan it showed', [f'{T_SCENE}::test_cli_opens_plans_and_checks_a_scene_once']),
+    M('cli-composite-opens-dates-twice', 'daspm/cli/map_scene.py', '        result = composite_plan_to_files(sources, plan, args.inputs, model, spec, paths, opts, args.composite_rule)\n', '        from daspm.mapping.composite import composite_to_files; result = composite_to_files(args.inputs, model, spec, args.out, rule=args.composite_rule, **{**vars(opts), "overwrite": True})\n', 'daspm-map --composite opens, plans and checks the dates a second time instead of mapping the plan', [f'{_T_COMP}::test_cli_composite_opens_plans_and_checks_each_date_once']),
 ]

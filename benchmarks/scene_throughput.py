@@ -123,7 +123,7 @@ def ours(predictor, image_np, window: int, overlap: int, batch_size: int, amp: s
     """
     from affine import Affine
 
-    from daspm.apis.scene import ArraySink, ArraySource, input_spec, map_scene, output_grid
+    from daspm.mapping import ArraySink, ArraySource, input_spec, map_scene, output_grid
     from rasterio.windows import Window
 
     spec = input_spec(scale=1.0)
@@ -143,8 +143,8 @@ def forward_passes_alone(predictor, image, window: int, overlap: int, batch_size
     ``batch_size`` at a time: what map_scene's reading and blending add to is this."""
     import torch
 
-    from daspm.apis.scene import plan_windows
-    from daspm.apis.scene.mapper import _autocast
+    from daspm.mapping import plan_windows
+    from daspm.mapping.mapper import _autocast
 
     plan = plan_windows(image.shape[-2], image.shape[-1], window, overlap)
     starts = [(y, x) for y in plan.ys for x in plan.xs]
@@ -164,7 +164,7 @@ def forward_variants(model, predictor, as_is, batch_size: int) -> dict[str, tupl
     copy with channels-last convolution weights at ``batch_size`` (a candidate for a GPU's conv kernels)."""
     import torch
 
-    from daspm.apis.scene import as_predictor
+    from daspm.mapping import as_predictor
 
     channels_last = as_predictor(model)
     channels_last.segmentor.to(memory_format=torch.channels_last)
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     from daspm.apis.inference import init_segmentor
-    from daspm.apis.scene.mapper import _autocast
+    from daspm.mapping.mapper import _autocast
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     config, checkpoint = write_model_files(args.model, Path(args.work_dir))
     model = init_segmentor(config, checkpoint, device=device)
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.backends.cudnn.benchmark = bool(model.cfg.get('env_cfg', {}).get('cudnn_benchmark', False))
     segmentor = getattr(model, 'eval_model', model)
     # built once, as a user's process does for all its scenes: not part of the timed runs
-    from daspm.apis.scene import as_predictor
+    from daspm.mapping import as_predictor
     t_build = time.perf_counter()
     predictor = as_predictor(model)  # the inference copy (batch norms folded...) map_scene runs
     build_s = time.perf_counter() - t_build

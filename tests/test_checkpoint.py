@@ -10,7 +10,8 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmseg.registry import MODELS
 
 from conftest import REPO
-from daspm.apis.checkpoint import load_checkpoint_checked, read_checkpoint
+from daspm.apis.checkpoint import load_checkpoint_checked
+from daspm.utils.checkpoint import read_checkpoint
 from daspm.utils.errors import DaspmInputError
 
 CONFIG = REPO / 'configs/daspm/synthetic_source_only_segformer_mitb0.py'

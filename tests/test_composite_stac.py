@@ -24,12 +24,12 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from cli_helpers import call_cli, call_cli_ok
-from daspm.apis.scene import input_spec, map_scene, open_scene, output_grid
-from daspm.apis.scene.acquisition import stamp_time
-from daspm.apis.scene.predictor import class_table
-from daspm.apis.scene.composite import composite_to_files, count_path, map_composite, open_dates
-from daspm.apis.scene.stac import stac_path, update_collection, write_stac
-from daspm.apis.scene.writer import ArraySink
+from daspm.mapping import input_spec, map_scene, open_scene, output_grid
+from daspm.mapping.acquisition import stamp_time
+from daspm.mapping.predictor import class_table
+from daspm.mapping.composite import composite_to_files, count_path, map_composite, open_dates
+from daspm.mapping.stac import stac_path, update_collection, write_stac
+from daspm.mapping.writer import ArraySink
 from daspm.synthetic.sentinel2_product import write_product
 from daspm.utils.errors import DaspmInputError
 from stac_validation import stac_errors
@@ -313,3 +313,32 @@ def test_a_single_date_whose_band_file_breaks_ends_in_one_line(dates, tmp_path, 
     assert line.startswith('error: ') and 'reading failed' in line and 'the file is damaged' in line
     assert str(damaged) in line or str(band) in line
     assert not out.parent.exists() or [p.name for p in out.parent.iterdir()] == []
+
+
+def test_cli_composite_opens_plans_and_checks_each_date_once(dates, tmp_path, pixel_checkpoint, monkeypatch, capsys):
+    """--composite: each date opened once, the area planned once, the outputs checked once (d728f84: twice each)."""
+    import daspm.mapping.composite as composite
+    import daspm.mapping.mapper as mapper
+    import daspm.mapping.plan as plan
+    from daspm.cli.map_scene import main
+    calls = {'open_scene': 0, 'resolve_aoi': 0, 'check_outputs': 0}
+
+    def counted(module, name):
+        real = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        monkeypatch.setattr(module, name, wrapper)
+    for module, name in ((composite, 'open_scene'), (plan, 'resolve_aoi'), (mapper, 'check_outputs')):
+        counted(module, name)
+    config, checkpoint = pixel_checkpoint
+    out = tmp_path / 'c.tif'
+    result = main([str(dates[0]), str(dates[1]), str(config), str(checkpoint), '--composite', '--out', str(out),
+                   '--window-size', '128', '--overlap', '32', '--device', 'cpu', '--no-progress',
+                   '--window', '6', '0', '30', '24'])
+    assert calls == {'open_scene': 2, 'resolve_aoi': 1, 'check_outputs': 1}
+    assert '2 dates of 60x60 px' in capsys.readouterr().out
+    with rasterio.open(out) as dst, rasterio.open(composite.count_path(out)) as count:
+        assert dst.shape == count.shape == (120, 150) == (result.grid.height, result.grid.width)
+        assert set(np.unique(count.read(1))) <= {0, 1, 2}

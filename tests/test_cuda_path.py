@@ -11,7 +11,7 @@ from mmengine.logging import MessageHub
 from conftest import write_tif
 from rasterio.windows import Window
 
-from daspm.apis.scene import ArraySink, input_spec, map_scene, open_scene, output_grid
+from daspm.mapping import ArraySink, input_spec, map_scene, open_scene, output_grid
 from dacs_helpers import CROP, build_dacs, make_batch
 from test_scene_mapping import smooth_bands
 

@@ -20,8 +20,8 @@ from rasterio.windows import Window
 
 from conftest import write_tif
 from dacs_helpers import CROP, build_dacs, make_batch
-from daspm.apis.scene import FineWindowReader, input_spec, map_scene, map_scene_to_files, open_scene, output_grid
-from daspm.apis.scene.resample import value_range
+from daspm.mapping import FineWindowReader, input_spec, map_scene, map_scene_to_files, open_scene, output_grid
+from daspm.mapping.resample import value_range
 from daspm.datasets.transforms import LoadGeoTiff, LoadGeoTiffAnnotations
 from daspm.datasets.transforms.subpixel import INTERPOLATIONS, SubPixelResample
 from daspm.utils.errors import DaspmInputError
@@ -244,7 +244,7 @@ def test_image_demo_masks_a_nan_block_and_refuses_an_all_nan_image(tmp_path, pix
 KILLED_RUN = """
 import os, signal
 from test_scene_mapping import SPEC, PixelModel
-from daspm.apis.scene import map_scene_to_files
+from daspm.mapping import map_scene_to_files
 
 
 class KilledMidway(PixelModel):

@@ -17,11 +17,11 @@ from mmseg.registry import MODELS
 from rasterio.windows import Window
 
 from conftest import REPO, S2_PATCH, write_tif
-from daspm.apis.scene import (ArraySource, FineWindowReader, band_name_from_filename, input_spec,
+from daspm.mapping import (ArraySource, FineWindowReader, band_name_from_filename, input_spec,
                               input_spec_from_config, map_scene, map_scene_to_files, open_scene, output_grid,
                               plan_windows)
-from daspm.apis.scene.grid import blend_ramp
-from daspm.apis.scene.resample import value_range
+from daspm.mapping.grid import blend_ramp
+from daspm.mapping.resample import value_range
 from daspm.datasets.transforms.geotiff_loading import LoadGeoTiff
 from daspm.datasets.transforms.subpixel import SubPixelResample
 from daspm.utils.errors import DaspmInputError
@@ -571,6 +571,38 @@ def test_cli_with_an_mmseg_checkpoint_equals_predict_file(scene, tmp_path, pixel
     assert (mapped == expected).mean() > 0.9999   # 1x1 convolutions may round differently per window size
 
 
+def test_cli_opens_plans_and_checks_a_scene_once(scene, tmp_path, pixel_checkpoint, monkeypatch, capsys):
+    """Along the CLI's route one scene is opened, given its area and its outputs checked once (the plan handed down)."""
+    import daspm.mapping.inputs as inputs
+    import daspm.mapping.mapper as mapper
+    import daspm.mapping.plan as plan
+    from daspm.cli.map_scene import main
+    calls = {'open_scene': 0, 'resolve_aoi': 0, 'output_grid': 0, 'check_outputs': 0}
+
+    def counted(module, name):
+        real = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        monkeypatch.setattr(module, name, wrapper)
+    for module, name in ((inputs, 'open_scene'), (mapper, 'open_scene'), (plan, 'resolve_aoi'),
+                         (plan, 'output_grid'), (mapper, 'output_grid'), (mapper, 'check_outputs')):
+        counted(module, name)
+    config, checkpoint = pixel_checkpoint
+    out = tmp_path / 'once.tif'
+    result = main([str(scene), str(config), str(checkpoint), '--out', str(out), '--window-size', '64',
+                   '--overlap', '16', '--device', 'cpu', '--no-progress', '--window', '2', '1', '28', '29',
+                   '--confidence', str(tmp_path / 'once_conf.tif')])
+    # the CLI of d728f84 did each twice: once to show the plan, once more in map_scene_to_files
+    assert calls == {'open_scene': 1, 'resolve_aoi': 1, 'output_grid': 1, 'check_outputs': 1}
+    # the plan shown before the model loads is the one mapped: the --window area on the x5 grid
+    assert capsys.readouterr().out.splitlines()[0].endswith('-> 140x145 px map (x5)')
+    assert (result.grid.width, result.grid.height) == (140, 145)
+    with rasterio.open(out) as dst:
+        assert dst.shape == (145, 140) and dst.tags()['AOI_INPUT_WINDOW'] == '2 1 28 29'
+
+
 def test_cli_with_the_uda_model_of_the_synthetic_config(tmp_path):
     """DACS (eval_model = student) from the real synthetic config, random weights, saved as a checkpoint."""
     from daspm.apis.config_loading import load_config
@@ -628,9 +660,9 @@ def test_blender_weighs_two_overlapping_windows_as_written_out(as_tensor):
     input in its last 4 columns. Expected values are the weighted sums written out here."""
     from types import SimpleNamespace
 
-    from daspm.apis.scene import StreamingBlender
-    from daspm.apis.scene.grid import plan_windows
-    from daspm.apis.scene.writer import PROBABILITY_NODATA, PROBABILITY_SCALE, ArraySink
+    from daspm.mapping import StreamingBlender
+    from daspm.mapping.grid import plan_windows
+    from daspm.mapping.writer import PROBABILITY_NODATA, PROBABILITY_SCALE, ArraySink
 
     plan = plan_windows(16, 24, 16, 8)
     assert (plan.ys, plan.xs) == ([0], [0, 8])

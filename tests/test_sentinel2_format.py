@@ -32,7 +32,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from conftest import write_tif
-from daspm.apis.scene import input_spec, map_scene, open_scene, read_product
+from daspm.mapping import input_spec, map_scene, open_scene, read_product
 from test_scene_mapping import PixelModel
 
 CRS, ORIGIN = 'EPSG:32633', (399960.0, 5000040.0)

@@ -18,10 +18,10 @@ from rasterio.windows import Window
 
 from cli_helpers import call_cli, call_cli_ok
 from conftest import write_tif
-from daspm.apis.scene import (as_predictor, inference_copy, input_spec, map_scene, map_scene_to_files, open_scene,
+from daspm.mapping import (as_predictor, inference_copy, input_spec, map_scene, map_scene_to_files, open_scene,
                               read_product)
-from daspm.apis.scene.batch import plan_jobs, read_scene_list, scene_name, share
-from daspm.apis.scene.predictor import ShiftedDepthwiseConv2d
+from daspm.mapping.batch import plan_jobs, read_scene_list, scene_name, share
+from daspm.mapping.predictor import ShiftedDepthwiseConv2d
 from daspm.synthetic.sentinel2_product import write_product
 from daspm.utils.errors import DaspmInputError
 # pixel_checkpoint is test_scene_mapping's fixture (config + checkpoint of its per-pixel mmseg EncoderDecoder)

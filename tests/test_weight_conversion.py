@@ -18,7 +18,7 @@ from mmseg.registry import MODELS
 import daspm.models.backbones  # noqa: F401  (registers MiTPretrained)
 import daspm.models.decode_heads  # noqa: F401  (registers DAFormerHead)
 from conftest import REPO
-from daspm.apis.checkpoint import read_checkpoint
+from daspm.utils.checkpoint import read_checkpoint
 from daspm.models.backbones import mit_weights
 from daspm.models.backbones.mit_weights import MiTPretrained, convert_mit_official
 from daspm.utils.errors import DaspmInputError

@@ -23,9 +23,9 @@ import numpy as np
 try:
     import torch
 
-    from daspm.apis.scene import input_spec, map_scene_to_files
-    from daspm.apis.scene.composite import composite_to_files, count_path
-    from daspm.apis.scene.stac import write_stac
+    from daspm.mapping import input_spec, map_scene_to_files
+    from daspm.mapping.composite import composite_to_files, count_path
+    from daspm.mapping.stac import write_stac
     from daspm.classes import DASPM_CLASSES, DASPM_PALETTE
     from daspm.synthetic.sentinel2_product import synthetic_reflectance, write_product
 except ModuleNotFoundError as err:  # a checkout used before `make setup`

@@ -12,9 +12,7 @@ from ..utils.checkpoint import (UnreadableCheckpoint, compare_state_dicts, key_e
 from ..utils.errors import DaspmInputError
 from .run_directory import checkpoints_newest_first
 
-# read_checkpoint lives in daspm.utils.checkpoint (model weight loading needs it too); it stays
-# importable from here, where tools/ and tests have always found it.
-__all__ = ['read_checkpoint', 'state_dict_of', 'load_checkpoint_checked', 'load_state_checked',
+__all__ = ['state_dict_of', 'load_checkpoint_checked', 'load_state_checked',
            'resume_checkpoint', 'check_config_checkpoints']
 
 

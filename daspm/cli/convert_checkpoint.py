@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_reference(path: Path, trust_pickle: bool) -> dict:
     """Safe loading; full unpickling only when the user trusts the file (--trust-pickle)."""
-    from daspm.apis.checkpoint import read_checkpoint
+    from daspm.utils.checkpoint import read_checkpoint
 
     return read_checkpoint(path, trust_pickle=trust_pickle, refusal_fix=(
         'if the file comes from a source you trust (e.g. the DAFormer/DASPM release), re-run with --trust-pickle'))

@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     """Predict and write the outputs; returns their paths."""
     import cv2
 
-    from daspm.apis.colors import colorize, overlay, save_map_with_legend, to_display_rgb
     from daspm.apis.inference import init_segmentor, predict_file
-    from daspm.apis.map_writer import write_class_map
+    from daspm.utils.class_map import write_class_map
+    from daspm.utils.colors import colorize, overlay, save_map_with_legend, to_display_rgb
     from daspm.utils.raster import check_writable
 
     args = parse_args(argv)

@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments."""
     from mmengine.config import DictAction
 
-    from daspm.apis.scene.sentinel2 import DEFAULT_MASK_CLASSES, SCL_CLASSES
+    from daspm.mapping.sentinel2 import DEFAULT_MASK_CLASSES, SCL_CLASSES
 
     parser = argparse.ArgumentParser(
         description='Map Sentinel-2 scenes with a DASPM model (sliding windows, blended, bounded memory)',
@@ -117,7 +117,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _check_modes(args: argparse.Namespace) -> None:
     """One scene with --out, many with --out-dir; side outputs with a path only for --out."""
-    from daspm.apis.scene.sentinel2 import is_product
+    from daspm.mapping.sentinel2 import is_product
     from daspm.utils.errors import DaspmInputError
 
     if not args.out and not args.out_dir:
@@ -139,7 +139,7 @@ def _check_modes(args: argparse.Namespace) -> None:
         raise DaspmInputError('--composite combines several dates: give two or more products (or band folders) '
                               'of one tile')
     if args.stac:
-        from daspm.apis.scene.stac import check_writable
+        from daspm.mapping.stac import check_writable
         check_writable(Path(args.out).parent if args.out else Path(args.out_dir))
     if args.out and len(args.inputs) > 1 and not args.composite:
         products = [p for p in args.inputs if Path(p).exists() and (is_product(Path(p)) or Path(p).is_dir())]
@@ -151,7 +151,7 @@ def _check_modes(args: argparse.Namespace) -> None:
 def _device(requested: str | None, local_rank: int, world: int) -> str:
     import torch
 
-    from daspm.apis.scene.mapper import default_device
+    from daspm.mapping.mapper import default_device
 
     device = requested or default_device()
     if world > 1 and device == 'cuda' and torch.cuda.is_available():
@@ -172,7 +172,7 @@ def _check_device(device: str, amp: str | None) -> None:
 
 def _mapping_options(args: argparse.Namespace, device: str) -> dict:
     """Keyword arguments of map_scene_to_files shared by both modes."""
-    from daspm.apis.scene.mapper import default_batch_size
+    from daspm.mapping.mapper import default_batch_size
 
     return dict(confidence_dtype=args.confidence_dtype, bbox=args.bbox, window=args.window, nodata=args.nodata,
                 band_resampling=args.band_resampling, mask_classes=[] if args.no_mask else args.mask_classes,
@@ -195,66 +195,65 @@ def main(argv: list[str] | None = None):
 
 
 def _map_one(args: argparse.Namespace):
+    """One scene: outputs checked, scene opened and planned once (shown before the model loads), then mapped."""
     from daspm.apis.config_loading import load_config
     from daspm.apis.inference import init_segmentor
-    from daspm.apis.scene.grid import output_grid, resolve_aoi
-    from daspm.apis.scene.inputs import open_scene
-    from daspm.apis.scene.mapper import check_outputs, describe, map_scene_to_files
-    from daspm.apis.scene.spec import input_spec_from_config
+    from daspm.mapping.inputs import open_scene
+    from daspm.mapping.mapper import describe, map_plan_to_files, prepare_outputs, sidecar_path
+    from daspm.mapping.plan import MapOptions, OutputPaths, plan_scene
+    from daspm.mapping.spec import input_spec_from_config
 
     device = _device(args.device, 0, 1)
     _check_device(device, args.amp)
-    check_outputs([Path(args.out), *(Path(getattr(args, n)) for n in _SIDE_OUTPUTS if getattr(args, n))],
-                  args.overwrite)
+    paths = OutputPaths.of(args.out, args.confidence, args.probabilities, args.uncertainty, args.quicklook)
+    prepare_outputs(paths.finals.values(), paths.quicklook, sidecar_path(paths.map), args.overwrite)
     cfg = load_config(args.config, args.cfg_options)
     spec = input_spec_from_config(cfg)
-    options = _mapping_options(args, device)
-    # check the input before spending time on the model
-    with open_scene(args.inputs, spec, nodata=args.nodata, band_resampling=args.band_resampling,
-                    mask_classes=options['mask_classes']) as source:
-        aoi = resolve_aoi(source, bbox=args.bbox, window=args.window)
-        grid = output_grid(source, aoi, spec.factor(source.gsd(spec.loader.nominal_gsd)))
-        print(f'{source.label}: {source.width}x{source.height} px, bands {source.band_names} -> '
-              f'{grid.width}x{grid.height} px map (x{grid.factor:g})', flush=True)
+    opts = MapOptions(**_mapping_options(args, device), overwrite=args.overwrite)
+    opts.check()
+    # the input is checked before time is spent on the model
+    with open_scene(args.inputs, spec, nodata=opts.nodata, band_resampling=opts.band_resampling,
+                    mask_classes=opts.mask_classes) as source:
+        plan = plan_scene(source, spec, bbox=opts.bbox, window=opts.window)
+        print(plan.describe(), flush=True)
         for note in source.notes:
             print(f'  {note}', flush=True)
-    model = init_segmentor(cfg, args.checkpoint, device=device)
-    result = map_scene_to_files(
-        args.inputs, model, spec, args.out, confidence=args.confidence, probabilities=args.probabilities,
-        uncertainty=args.uncertainty, quicklook=args.quicklook, overwrite=args.overwrite, **options)
+        model = init_segmentor(cfg, args.checkpoint, device=device)
+        result = map_plan_to_files(plan, args.inputs, model, spec, paths, opts)
     print(describe(result))
     _write_stac(args, args.out, result.outputs)
     return result
 
 
 def _map_composite(args: argparse.Namespace):
-    """Several dates of one tile to one map (daspm.apis.scene.composite); the dates are checked before the model."""
+    """Several dates of one tile to one map: outputs checked, dates opened, checked and planned once, then mapped."""
     import contextlib
 
     from daspm.apis.config_loading import load_config
     from daspm.apis.inference import init_segmentor
-    from daspm.apis.scene.composite import composite_to_files, count_path, open_dates
-    from daspm.apis.scene.mapper import check_outputs, describe
-    from daspm.apis.scene.spec import input_spec_from_config
+    from daspm.mapping.composite import composite_paths, composite_plan_to_files, open_dates
+    from daspm.mapping.mapper import describe, prepare_outputs, sidecar_path
+    from daspm.mapping.plan import MapOptions, plan_scene
+    from daspm.mapping.spec import input_spec_from_config
 
     device = _device(args.device, 0, 1)
     _check_device(device, args.amp)
-    check_outputs([Path(args.out), count_path(args.out),
-                   *(Path(getattr(args, n)) for n in _SIDE_OUTPUTS if getattr(args, n))], args.overwrite)
+    paths = composite_paths(args.out, args.confidence, args.probabilities, args.uncertainty, args.quicklook)
+    prepare_outputs(paths.finals.values(), paths.quicklook, sidecar_path(paths.map), args.overwrite)
     cfg = load_config(args.config, args.cfg_options)
     spec = input_spec_from_config(cfg)
     options = _mapping_options(args, device)
     options.pop('workers')  # one window at a time; --batch-size is the dates of a window per forward pass
+    opts = MapOptions(**options, overwrite=args.overwrite)
     with contextlib.ExitStack() as stack:
-        sources = open_dates(args.inputs, spec, stack, nodata=args.nodata, band_resampling=args.band_resampling,
-                             mask_classes=options['mask_classes'])
+        # the dates are checked before time is spent on the model
+        sources = open_dates(args.inputs, spec, stack, nodata=opts.nodata, band_resampling=opts.band_resampling,
+                             mask_classes=opts.mask_classes)
         print(f'{len(sources)} dates of {sources[0].width}x{sources[0].height} px, bands {sources[0].band_names}',
               flush=True)
-    model = init_segmentor(cfg, args.checkpoint, device=device)
-    result = composite_to_files(
-        args.inputs, model, spec, args.out, rule=args.composite_rule, confidence=args.confidence,
-        probabilities=args.probabilities, uncertainty=args.uncertainty, quicklook=args.quicklook,
-        overwrite=args.overwrite, **options)
+        plan = plan_scene(sources[0], spec, bbox=opts.bbox, window=opts.window)
+        model = init_segmentor(cfg, args.checkpoint, device=device)
+        result = composite_plan_to_files(sources, plan, args.inputs, model, spec, paths, opts, args.composite_rule)
     print('\n'.join(result.notes))
     print(describe(result))
     _write_stac(args, args.out, result.outputs)
@@ -264,7 +263,7 @@ def _map_composite(args: argparse.Namespace):
 def _write_stac(args: argparse.Namespace, map_path, outputs: dict, in_collection: bool = False) -> None:
     """With --stac: the map's STAC item (and, for --out-dir, the folder's collection), written last."""
     if args.stac:
-        from daspm.apis.scene.stac import write_stac
+        from daspm.mapping.stac import write_stac
         for path in write_stac(map_path, outputs, in_collection=in_collection):
             print(f'stac: {path}', flush=True)
 
@@ -272,12 +271,12 @@ def _write_stac(args: argparse.Namespace, map_path, outputs: dict, in_collection
 def _map_many(args: argparse.Namespace):
     from daspm.apis.config_loading import load_config
     from daspm.apis.inference import init_segmentor
-    from daspm.apis.scene.batch import (SceneReport, distributed_rank, plan_jobs, read_scene_list,
+    from daspm.mapping.batch import (SceneReport, distributed_rank, plan_jobs, read_scene_list,
                                         report_from_sidecar, share, summary_table, write_summary)
-    from daspm.apis.scene.mapper import map_scene_to_files, sidecar_path
-    from daspm.apis.scene.predictor import as_predictor
-    from daspm.apis.scene.stac import stac_path
-    from daspm.apis.scene.spec import input_spec_from_config
+    from daspm.mapping.mapper import map_scene_to_files, sidecar_path
+    from daspm.mapping.predictor import as_predictor
+    from daspm.mapping.stac import stac_path
+    from daspm.mapping.spec import input_spec_from_config
     from daspm.utils.errors import DaspmInputError, user_message
 
     rank, world, local = distributed_rank()

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> dict:
     from mmengine.model import is_model_wrapper
     from mmengine.runner import Runner
 
-    from daspm.apis.checkpoint import load_state_checked, read_checkpoint
+    from daspm.apis.checkpoint import load_state_checked
+    from daspm.utils.checkpoint import read_checkpoint
 
     cfg = load_config(args.config, args.cfg_options)
     ckpt = read_checkpoint(args.checkpoint)  # read once, and fail before building data loaders

@@ -1,4 +1,4 @@
-"""Small GeoTIFF helpers on top of rasterio: safe opening, grid arithmetic, atomic writing."""
+"""Small GeoTIFF helpers on top of rasterio: safe opening, band names, georeference, grid arithmetic, atomic writing."""
 from __future__ import annotations
 
 import os
@@ -11,6 +11,7 @@ from typing import Iterator, NamedTuple, Sequence
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.errors import RasterioIOError
 
 from .errors import DaspmInputError
@@ -230,3 +231,52 @@ def write_geotiff(path: str | os.PathLike, array: np.ndarray, *, crs, transform:
             if tags:
                 dst.update_tags(**tags)
     return Path(path)
+
+
+def normalize_band_name(name: str | None) -> str:
+    """Upper-case band name with Sentinel-2 zero padding removed, so 'B02', 'b2' and 'B2' match."""
+    text = (name or '').strip().upper()
+    match = re.fullmatch(r'B0*(\d+A?)', text)
+    return f'B{match.group(1)}' if match else text
+
+
+def resolve_band_indexes(bands: Sequence[int | str] | None, descriptions: Sequence[str | None],
+                         path: str) -> list[int]:
+    """Turn configured bands (1-based indexes or names such as 'B4') into 1-based indexes of ``path``."""
+    count = len(descriptions)
+    if bands is None:
+        return list(range(1, count + 1))
+    names = [normalize_band_name(d) for d in descriptions]
+    indexes = []
+    for band in bands:
+        if isinstance(band, str):
+            hits = [i + 1 for i, n in enumerate(names) if n == normalize_band_name(band)]
+            if not hits:
+                raise DaspmInputError(
+                    f'{path}: no band named {band!r} (band descriptions: {list(descriptions)}); '
+                    'set band descriptions in the file or select bands by 1-based index in the config')
+            indexes.append(hits[0])
+        else:
+            if not 1 <= int(band) <= count:
+                raise DaspmInputError(
+                    f'{path} has {count} band(s) but the config selects band {band} (bands={list(bands)}); '
+                    f'use a product with the bands the model was trained on, or change `bands` in the '
+                    f'LoadGeoTiff step of the config')
+            indexes.append(int(band))
+    return indexes
+
+
+def georeference(crs: CRS | None, transform: Affine, nominal_gsd: float | None, path: str) -> dict:
+    """Metainfo entries for a raster: CRS string, geotransform tuple and GSD in metres (training and mapping)."""
+    georeferenced = crs is not None and transform != Affine.identity()
+    if not georeferenced:
+        return dict(crs=None, geo_transform=None, gsd=nominal_gsd)
+    if crs.is_geographic:
+        if nominal_gsd is None:
+            raise DaspmInputError(
+                f'{path} is in a geographic CRS ({crs}), so its pixel size is not in metres; '
+                'reproject it to a projected CRS (e.g. UTM) or set nominal_gsd in LoadGeoTiff')
+        gsd = nominal_gsd
+    else:
+        gsd = ground_sample_distance(transform) * crs.linear_units_factor[1]
+    return dict(crs=crs.to_string(), geo_transform=tuple(transform)[:6], gsd=gsd)

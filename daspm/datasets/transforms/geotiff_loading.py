@@ -1,59 +1,23 @@
 """Load GeoTIFF images and labels with rasterio, keeping their georeferencing in the sample."""
 from __future__ import annotations
 
-import re
 import warnings
 from typing import Sequence
 
 import numpy as np
-from affine import Affine
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
-from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 
 from ...classes import IGNORE_INDEX
 from ...utils.errors import DaspmInputError
-from ...utils.raster import ground_sample_distance, nonfinite_mask, open_raster
+from ...utils.raster import georeference, nonfinite_mask, open_raster, resolve_band_indexes
 
 # Scale used by scale='auto': the value that maps to 1.0. uint16 follows the Sentinel-2
 # convention (reflectance x 10000); other integer types use their full range.
 _AUTO_SCALE = {'uint8': 255.0, 'uint16': 10000.0, 'int16': 10000.0}
 
 GEO_META_KEYS = ('crs', 'geo_transform', 'gsd', 'band_names', 'subpixel_factor')
-
-
-def normalize_band_name(name: str | None) -> str:
-    """Upper-case band name with Sentinel-2 zero padding removed, so 'B02', 'b2' and 'B2' match."""
-    text = (name or '').strip().upper()
-    match = re.fullmatch(r'B0*(\d+A?)', text)
-    return f'B{match.group(1)}' if match else text
-
-
-def resolve_band_indexes(bands: Sequence[int | str] | None, descriptions: Sequence[str | None],
-                         path: str) -> list[int]:
-    """Turn configured bands (1-based indexes or names such as 'B4') into 1-based indexes of ``path``."""
-    count = len(descriptions)
-    if bands is None:
-        return list(range(1, count + 1))
-    names = [normalize_band_name(d) for d in descriptions]
-    indexes = []
-    for band in bands:
-        if isinstance(band, str):
-            hits = [i + 1 for i, n in enumerate(names) if n == normalize_band_name(band)]
-            if not hits:
-                raise DaspmInputError(
-                    f'{path}: no band named {band!r} (band descriptions: {list(descriptions)}); '
-                    'set band descriptions in the file or select bands by 1-based index in the config')
-            indexes.append(hits[0])
-        else:
-            if not 1 <= int(band) <= count:
-                raise DaspmInputError(
-                    f'{path} has {count} band(s) but the config selects band {band} (bands={list(bands)}); '
-                    f'use a product with the bands the model was trained on, or change `bands` in the '
-                    f'LoadGeoTiff step of the config')
-            indexes.append(int(band))
-    return indexes
 
 
 @TRANSFORMS.register_module()
@@ -137,22 +101,6 @@ class LoadGeoTiff(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(bands={self.bands}, scale={self.scale}, offset={self.offset}, '
                 f'nominal_gsd={self.nominal_gsd}, num_bands={self.num_bands})')
-
-
-def georeference(crs: CRS | None, transform: Affine, nominal_gsd: float | None, path: str) -> dict:
-    """Metainfo entries for a raster: CRS string, geotransform tuple and GSD in metres (scene mapping too)."""
-    georeferenced = crs is not None and transform != Affine.identity()
-    if not georeferenced:
-        return dict(crs=None, geo_transform=None, gsd=nominal_gsd)
-    if crs.is_geographic:
-        if nominal_gsd is None:
-            raise DaspmInputError(
-                f'{path} is in a geographic CRS ({crs}), so its pixel size is not in metres; '
-                'reproject it to a projected CRS (e.g. UTM) or set nominal_gsd in LoadGeoTiff')
-        gsd = nominal_gsd
-    else:
-        gsd = ground_sample_distance(transform) * crs.linear_units_factor[1]
-    return dict(crs=crs.to_string(), geo_transform=tuple(transform)[:6], gsd=gsd)
 
 
 @TRANSFORMS.register_module()

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from ...classes import DASPM_CLASSES, DASPM_PALETTE
+from ..classes import DASPM_CLASSES, DASPM_PALETTE
 
 # channels per block of the shifted depthwise convolution: the nine shifted reads of a block
 # (16 x 128 x 128 floats = 1 MB for a 512-pixel window) stay in the cache

@@ -1,6 +1,6 @@
 """Write a GDAL VRT mosaic of tiles on one grid (no GDAL command-line tools needed).
 
-    python -m daspm.apis.scene.vrt mosaic.vrt data/synthetic/sentinel/images/*.tif
+    python -m daspm.mapping.vrt mosaic.vrt data/synthetic/sentinel/images/*.tif
 
 Gaps between tiles read as nodata (``--nodata``, 0 by default: "no data" in Sentinel-2 products).
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Sequence
 from xml.sax.saxutils import escape
 
-from ...utils.errors import DaspmInputError, exit_on_input_error
-from ...utils.raster import open_raster
+from ..utils.errors import DaspmInputError, exit_on_input_error
+from ..utils.raster import open_raster
 
 _GDAL_TYPES = {'uint8': 'Byte', 'uint16': 'UInt16', 'int16': 'Int16', 'uint32': 'UInt32', 'int32': 'Int32',
                'float32': 'Float32', 'float64': 'Float64'}

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output, check_writable
+from ..utils.errors import DaspmInputError
+from ..utils.raster import atomic_output, check_writable
 from .mapper import sidecar_path
 from .sentinel2 import product_name
 

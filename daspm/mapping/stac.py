@@ -23,9 +23,9 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import RasterBand, RasterExtension
 from rasterio.warp import transform_geom
 
-from ... import __version__
-from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output, folder_write_problem
+from .. import __version__
+from ..utils.errors import DaspmInputError
+from ..utils.raster import atomic_output, folder_write_problem
 from .acquisition import stamp_time
 
 CLASSIFICATION_SCHEMA = 'https://stac-extensions.github.io/classification/v1.1.0/schema.json'

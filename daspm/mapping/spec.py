@@ -5,10 +5,10 @@ from dataclasses import dataclass
 
 from mmengine.config import Config
 
-from ...datasets.transforms.geotiff_loading import LoadGeoTiff
-from ...datasets.transforms.subpixel import SubPixelResample, subpixel_factor
-from ...utils.errors import DaspmInputError
-from ..inference import inference_pipeline_cfg
+from ..datasets.transforms.geotiff_loading import LoadGeoTiff
+from ..datasets.transforms.subpixel import SubPixelResample, subpixel_factor
+from ..utils.errors import DaspmInputError
+from ..apis.inference import inference_pipeline_cfg
 
 # Pipeline steps that scene mapping reproduces (loading, resampling) or that do not change pixels.
 _HANDLED_STEPS = {'LoadGeoTiff', 'SubPixelResample', 'PackSegInputs'}

@@ -10,8 +10,8 @@ import numpy as np
 from affine import Affine
 from rasterio.windows import Window, from_bounds
 
-from ...utils.errors import DaspmInputError
-from ...utils.raster import resampled_transform, subpixel_shape
+from ..utils.errors import DaspmInputError
+from ..utils.raster import resampled_transform, subpixel_shape
 from .inputs import SceneSource
 
 _SNAP_TOL = 1e-6  # pixel fraction below which a bbox edge counts as on a pixel edge

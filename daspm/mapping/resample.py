@@ -15,9 +15,9 @@ import numpy as np
 from rasterio.windows import Window
 from tqdm import tqdm
 
-from ...datasets.transforms.subpixel import INTERPOLATIONS
-from ...utils.errors import DaspmInputError
-from ...utils.raster import nonfinite_mask
+from ..datasets.transforms.subpixel import INTERPOLATIONS
+from ..utils.errors import DaspmInputError
+from ..utils.raster import nonfinite_mask
 from .grid import OutputGrid
 from .inputs import SceneSource
 from .spec import InputSpec

@@ -35,16 +35,16 @@ import torch
 from rasterio.windows import Window
 from tqdm import tqdm
 
-from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output, convert_to_cog
+from ..utils.errors import DaspmInputError
+from ..utils.raster import atomic_output, convert_to_cog
 from .acquisition import sensing_time
-from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
+from .grid import OutputGrid, WindowPlan, output_grid, plan_windows
 from .inputs import SceneSource, naming_read_failures, open_scene
 from .mapper import (MappingResult, StreamingBlender, _autocast, _stack_on, gdal_cache_mb, prepare_outputs,
                      sidecar_path, write_sidecar)
 from .predictor import as_predictor, class_table, predictor_device
 from .resample import FineWindowReader, value_range
-from .sentinel2 import DEFAULT_MASK_CLASSES
+from .plan import MapOptions, OutputPaths, ScenePlan, plan_scene
 from .spec import InputSpec
 from .writer import TILE, ArraySink, GeoTiffSink, Quicklook, overview_factors, write_category_names
 
@@ -154,6 +154,37 @@ def _contribution(windows: list, predictor, weights: torch.Tensor, rule: Rule, d
     return torch.cat([summed, masked[None]]), clear
 
 
+class DateWindows:
+    """One window of every date: read (in the read thread) and predicted into a composite contribution (in a worker)."""
+
+    def __init__(self, sources: Sequence[SceneSource], readers: Sequence[FineWindowReader], plan: WindowPlan,
+                 predictor, weights: torch.Tensor, rule: Rule, amp: str | None, batch_size: int) -> None:
+        self.sources, self.readers, self.plan, self.predictor = sources, readers, plan, predictor
+        self.weights, self.rule, self.amp, self.batch_size = weights, rule, amp, batch_size
+        self.device = predictor_device(predictor)
+        self.timings = dict(read=0.0, forward=0.0, blend=0.0)   # read and forward overlap (threads)
+
+    def read(self, iy: int, ix: int) -> list:
+        """Window (iy, ix) of every date; a band file that fails names its date."""
+        plan = self.plan
+        t0 = time.perf_counter()
+        windows = []
+        for reader, source in zip(self.readers, self.sources):
+            with naming_read_failures(source.label, _LEAVE_OUT):
+                windows.append(reader.read_window(plan.ys[iy], plan.xs[ix], plan.win_h, plan.win_w))
+        self.timings['read'] += time.perf_counter() - t0
+        return windows
+
+    def predict(self, windows: list):
+        """The composite contribution and clear mask of one window's dates."""
+        t0 = time.perf_counter()
+        try:
+            return _contribution(windows, self.predictor, self.weights, self.rule, self.device, self.amp,
+                                 self.batch_size)
+        finally:
+            self.timings['forward'] += time.perf_counter() - t0
+
+
 def map_composite(sources: Sequence[SceneSource], predictor, spec: InputSpec, sink=None, count_sink=None, *,
                   rule: Rule = 'mean', aoi: Window | None = None, grid: OutputGrid | None = None,
                   window_size: int = 512, overlap: int = 128, batch_size: int = 1, amp: str | None = None,
@@ -189,49 +220,32 @@ def map_composite(sources: Sequence[SceneSource], predictor, spec: InputSpec, si
     counter = ClearCounter(plan, count_sink, len(sources))
     order = [(iy, ix) for iy in range(len(plan.ys)) for ix in range(len(plan.xs))]
 
-    timings = dict(read=0.0, forward=0.0, blend=0.0)   # read and forward overlap (threads)
-
-    def read(iy: int, ix: int) -> list:
-        t0 = time.perf_counter()
-        windows = []
-        for reader, source in zip(readers, sources):
-            with naming_read_failures(source.label, _LEAVE_OUT):
-                windows.append(reader.read_window(plan.ys[iy], plan.xs[ix], plan.win_h, plan.win_w))
-        timings['read'] += time.perf_counter() - t0
-        return windows
-
-    def predict(windows: list):
-        t0 = time.perf_counter()
-        try:
-            return _contribution(windows, predictor, weights, rule, device, amp, batch_size)
-        finally:
-            timings['forward'] += time.perf_counter() - t0
-
+    dates = DateWindows(sources, readers, plan, predictor, weights, rule, amp, batch_size)
     skipped = 0
     bar = tqdm(order, desc=f'composite of {len(sources)} dates', unit='win', disable=not progress)
     # as in map_scene: the next window's reads (one GDAL thread) overlap this window's forward pass,
     # which runs in a worker thread; windows are blended in order here. At most two windows per date
     # are held at once.
     with ThreadPoolExecutor(max_workers=1) as reads, ThreadPoolExecutor(max_workers=1) as passes:
-        future = reads.submit(read, *order[0])
+        future = reads.submit(dates.read, *order[0])
         for n, (iy, ix) in enumerate(bar):
             windows = future.result()
             if n + 1 < len(order):
-                future = reads.submit(read, *order[n + 1])
-            contribution, clear = passes.submit(predict, windows).result()
+                future = reads.submit(dates.read, *order[n + 1])
+            contribution, clear = passes.submit(dates.predict, windows).result()
             del windows
             t0 = time.perf_counter()
             skipped += int(not clear.any())
             blender.add(iy, ix, contribution)
             counter.add(iy, ix, clear)
-            timings['blend'] += time.perf_counter() - t0
+            dates.timings['blend'] += time.perf_counter() - t0
     total = grid.height * grid.width
     notes = [f'date {n + 1}: {s.label}: clear on {100 * c / total:.1f}% of the map'
              for n, (s, c) in enumerate(zip(sources, counter.clear_pixels))]
     return CompositeResult(grid=grid, windows=len(order), skipped_windows=skipped, batches=len(order) - skipped,
                            seconds=time.perf_counter() - start, sink=sink, valid_pixels=blender.valid_pixels,
-                           masked_pixels=blender.masked_pixels, notes=notes, timings=timings, count_sink=count_sink,
-                           clear_pixels=counter.clear_pixels.tolist())
+                           masked_pixels=blender.masked_pixels, notes=notes, timings=dates.timings,
+                           count_sink=count_sink, clear_pixels=counter.clear_pixels.tolist())
 
 
 def _remove_streams(streams: dict[str, Path]) -> None:
@@ -255,84 +269,101 @@ def _date_records(inputs: Sequence[str | Path], sources: Sequence[SceneSource],
 
 
 def composite_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec, out: str | Path, *,
-                       rule: Rule = 'mean', confidence: str | Path | None = None, confidence_dtype: str = 'uint8',
+                       rule: Rule = 'mean', confidence: str | Path | None = None,
                        probabilities: str | Path | None = None, uncertainty: str | Path | None = None,
-                       quicklook: str | Path | None = None, overwrite: bool = False,
-                       bbox: Sequence[float] | None = None, window: Sequence[int] | None = None,
-                       nodata: float | None = None, band_resampling: str = 'bilinear',
-                       mask_classes: Sequence[int] | None = DEFAULT_MASK_CLASSES, window_size: int = 512,
-                       overlap: int = 128, batch_size: int = 1, amp: str | None = None, progress: bool = True,
-                       tags: dict[str, str] | None = None, info: dict | None = None) -> CompositeResult:
+                       quicklook: str | Path | None = None, **options) -> CompositeResult:
     """Map several dates of one tile to a composite COG, ``<out>_count.tif`` and optional side outputs.
 
-    Every date is opened and checked before any file is created; outputs are written to temporary
-    files renamed when all are complete (the map last), so a failure leaves nothing that looks
-    finished.
+    check the outputs -> open_dates -> plan_scene (of the first date) -> composite_plan_to_files.
+    ``options`` are the fields of MapOptions (here ``batch_size`` defaults to 1: dates of a window
+    per forward pass). Every date is opened and checked before any file is created.
+    """
+    opts = MapOptions(**{'batch_size': 1, **options})
+    paths = composite_paths(out, confidence, probabilities, uncertainty, quicklook)
+    prepare_outputs(paths.finals.values(), paths.quicklook, sidecar_path(paths.map), opts.overwrite)
+    predictor = as_predictor(predictor)
+    with contextlib.ExitStack() as stack:
+        sources = open_dates(inputs, spec, stack, nodata=opts.nodata, band_resampling=opts.band_resampling,
+                             mask_classes=opts.mask_classes)
+        plan = plan_scene(sources[0], spec, bbox=opts.bbox, window=opts.window)
+        return composite_plan_to_files(sources, plan, inputs, predictor, spec, paths, opts, rule)
+
+
+def composite_paths(out: str | Path, confidence: str | Path | None = None, probabilities: str | Path | None = None,
+                    uncertainty: str | Path | None = None, quicklook: str | Path | None = None) -> OutputPaths:
+    """The outputs of a composite: the map, its count of clear dates, then the side outputs given."""
+    paths = OutputPaths.of(out, confidence, probabilities, uncertainty, quicklook)
+    paths.finals = {'map': paths.map, 'count': count_path(out),
+                    **{k: v for k, v in paths.finals.items() if k != 'map'}}
+    return paths
+
+
+def composite_plan_to_files(sources: Sequence[SceneSource], plan: ScenePlan, inputs: Sequence[str | Path],
+                            predictor, spec: InputSpec, paths: OutputPaths, opts: MapOptions,
+                            rule: Rule = 'mean') -> CompositeResult:
+    """Map open, checked dates planned on the first one (outputs checked): map_composite into temporary
+    files -> COGs -> sidecar, renamed when all are complete (the map last) -> category names, quicklook.
     """
     started, t_start = datetime.now(timezone.utc), time.perf_counter()
-    out = Path(out)
-    finals = {'map': out, 'count': count_path(out)}
-    for name, path in (('confidence', confidence), ('probabilities', probabilities), ('uncertainty', uncertainty)):
-        if path:
-            finals[name] = Path(path)
-    look_path = Path(quicklook) if quicklook else None
-    prepare_outputs(finals.values(), look_path, sidecar_path(out), overwrite)
     predictor = as_predictor(predictor)
     classes, palette = class_table(predictor)
+    grid, out = plan.grid, paths.map
+    look = Quicklook(grid) if paths.quicklook else None
+    counts = [f'{n} clear date' + 's' * (n != 1) for n in range(len(sources) + 1)]
+    grey = [[int(255 * n / len(sources))] * 3 for n in range(len(sources) + 1)]
     with contextlib.ExitStack() as stack:
-        sources = open_dates(inputs, spec, stack, nodata=nodata, band_resampling=band_resampling,
-                             mask_classes=mask_classes)
         cache = gdal_cache_mb(sources[0])
         stack.enter_context(rasterio.Env(**({'GDAL_CACHEMAX': cache} if cache else {})))
-        aoi = resolve_aoi(sources[0], bbox=bbox, window=window)
-        grid = output_grid(sources[0], aoi, spec.factor(sources[0].gsd(spec.loader.nominal_gsd)))
-        look = Quicklook(grid) if look_path else None
         all_tags = {'SUBPIXEL_FACTOR': f'{grid.factor:g}', 'SOURCE': ' + '.join(s.label for s in sources),
                     'BANDS': ','.join(sources[0].band_names), 'COMPOSITE_RULE': rule,
-                    'COMPOSITE_DATES': str(len(sources)), **(tags or {})}
+                    'COMPOSITE_DATES': str(len(sources)), **(opts.tags or {})}
         streams: dict[str, Path] = {}
         # registered before the temporary outputs: runs after they are renamed (or removed)
         stack.callback(_remove_streams, streams)
         # entered first, renamed last: the map appears only when everything else is in place
-        temps = {name: stack.enter_context(atomic_output(path)) for name, path in finals.items()}
+        temps = {name: stack.enter_context(atomic_output(path)) for name, path in paths.finals.items()}
         streams.update({name: tmp.with_name(tmp.name + '.stream.tif') for name, tmp in temps.items()})
-        counts = [f'{n} clear date' + 's' * (n != 1) for n in range(len(sources) + 1)]
-        grey = [[int(255 * n / len(sources))] * 3 for n in range(len(sources) + 1)]
         sink = GeoTiffSink(grid, streams['map'], classes, palette, confidence_path=streams.get('confidence'),
-                           confidence_dtype=confidence_dtype, quicklook=look, tags=all_tags,
+                           confidence_dtype=opts.confidence_dtype, quicklook=look, tags=all_tags,
                            probabilities_path=streams.get('probabilities'),
                            uncertainty_path=streams.get('uncertainty'))
         count_sink = GeoTiffSink(grid, streams['count'], counts, grey, tags=all_tags)
-        try:
-            result = map_composite(sources, predictor, spec, sink, count_sink, rule=rule, aoi=aoi, grid=grid,
-                                   window_size=window_size, overlap=overlap, batch_size=batch_size, amp=amp,
-                                   progress=progress)
-            sink.update_tags({'VALID_SHARE': f'{result.valid_share:.6f}',
-                              'MASKED_SHARE': f'{result.masked_share:.6f}'})
-            sink.close()
-            count_sink.close()
-        except BaseException:
-            sink.abort()
-            count_sink.abort()
-            raise
+        result = _composite_into(sources, plan, predictor, spec, sink, count_sink, opts, rule)
         levels, t_cog = len(overview_factors(grid)), time.perf_counter()
         for name, tmp in temps.items():
             convert_to_cog(streams[name], tmp, overview_resampling='MODE' if name in ('map', 'count') else 'AVERAGE',
                            overview_count=levels, blocksize=TILE)
         result.timings['cog'] = time.perf_counter() - t_cog
-        result.outputs.update(finals)
+        result.outputs.update(paths.finals)
         result.dates = _date_records(inputs, sources, result.clear_pixels, result.total_pixels)
         result.timings['total'] = time.perf_counter() - t_start
         result.outputs['sidecar'] = write_sidecar(
             sidecar_path(out), result, sources[0], inputs, started,
-            info={**(info or {}), 'composite': dict(rule=rule, dates=len(sources)), 'dates': result.dates},
-            options=dict(window_size=window_size, overlap=overlap, batch_size=batch_size, amp=amp,
-                         band_resampling=band_resampling,
-                         nodata=nodata, mask_classes=list(mask_classes or []), bbox=bbox, window=window))
+            info={**(opts.info or {}), 'composite': dict(rule=rule, dates=len(sources)), 'dates': result.dates},
+            options=dict(window_size=opts.window_size, overlap=opts.overlap, batch_size=opts.batch_size,
+                         amp=opts.amp, band_resampling=opts.band_resampling, nodata=opts.nodata,
+                         mask_classes=list(opts.mask_classes or []), bbox=opts.bbox, window=opts.window))
     result.outputs['categories'] = write_category_names(out, classes, palette)
-    write_category_names(finals['count'], counts, grey)
+    write_category_names(paths.finals['count'], counts, grey)
     if look is not None:
         title = f'{out.name}  (composite of {len(inputs)} dates, {grid.width}x{grid.height} px)'
-        result.outputs['quicklook'] = look.save(look_path, classes, palette, title)
+        result.outputs['quicklook'] = look.save(paths.quicklook, classes, palette, title)
     result.timings['total'] = time.perf_counter() - t_start
+    return result
+
+
+def _composite_into(sources: Sequence[SceneSource], plan: ScenePlan, predictor, spec: InputSpec, sink: GeoTiffSink,
+                    count_sink: GeoTiffSink, opts: MapOptions, rule: Rule) -> CompositeResult:
+    """map_composite into the two sinks, closed with the shares; aborted (nothing left) on any failure."""
+    try:
+        result = map_composite(sources, predictor, spec, sink, count_sink, rule=rule, aoi=plan.aoi, grid=plan.grid,
+                               window_size=opts.window_size, overlap=opts.overlap, batch_size=opts.batch_size,
+                               amp=opts.amp, progress=opts.progress)
+        sink.update_tags({'VALID_SHARE': f'{result.valid_share:.6f}', 'MASKED_SHARE': f'{result.masked_share:.6f}'})
+        sink.close()
+        count_sink.close()
+    except BaseException:
+        sink.abort()
+        count_sink.abort()
+        raise
     return result

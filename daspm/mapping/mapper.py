@@ -19,12 +19,12 @@ import torch
 from rasterio.windows import Window
 from tqdm import tqdm
 
-from ...classes import IGNORE_INDEX
-from ...utils.errors import DaspmInputError
-from ...utils.raster import atomic_output, check_writable, convert_to_cog, remove_stale_partials
-from .grid import OutputGrid, WindowPlan, output_grid, plan_windows, resolve_aoi
+from ..classes import IGNORE_INDEX
+from ..utils.errors import DaspmInputError
+from ..utils.raster import atomic_output, check_writable, convert_to_cog, remove_stale_partials
+from .grid import OutputGrid, WindowPlan, output_grid, plan_windows
 from .inputs import SceneSource, naming_read_failures, open_scene
-from .sentinel2 import DEFAULT_MASK_CLASSES
+from .plan import MapOptions, OutputPaths, ScenePlan, plan_scene
 from .predictor import as_predictor, class_table, predictor_device
 from .resample import FineWindowReader, WindowRead, value_range
 from .spec import InputSpec
@@ -269,6 +269,7 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
               progress: bool = True, grid: OutputGrid | None = None, workers: int | None = None) -> MappingResult:
     """Predict the class map of ``source`` (or its ``aoi``) on the fine grid of ``spec`` into ``sink``.
 
+    grid -> plan_windows -> WindowRun (read -> predict -> blend -> sink) -> MappingResult.
     ``predictor`` is an mmseg segmentor or any WindowPredictor. Windows of ``window_size`` output
     pixels overlapping by >= ``overlap`` run ``batch_size`` at a time; their softmax
     probabilities are blended with ramp weights; windows with no valid input pixel are skipped.
@@ -290,33 +291,109 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
     plan = plan_windows(grid.height, grid.width, window_size, overlap)
     sink = sink if sink is not None else ArraySink(grid)
     start = time.perf_counter()
-    needs_range = grid.factor != 1.0 and spec.interpolation != 'nearest'
-    reader = FineWindowReader(source, spec, grid,
-                              value_range(source, spec, grid.aoi, progress) if needs_range else None)
-    weights = torch.from_numpy(plan.weights()).to(device)
-    track = source.has_exclusion
-    # only float inputs can hold NaN/Inf: integer ones save the channel
-    track_nonfinite = np.dtype(source.dtype).kind == 'f'
-    blender = StreamingBlender(plan, predictor.num_classes, sink, sink.wants_confidence, track_excluded=track,
-                               device=device, track_nonfinite=track_nonfinite)
-    order = [(iy, ix) for iy in range(len(plan.ys)) for ix in range(len(plan.xs))]
-    timings = dict(value_range=time.perf_counter() - start, read=0.0, wait_for_read=0.0, forward=0.0, blend=0.0)
+    run = WindowRun(source, predictor, spec, sink, grid, plan, batch_size=batch_size, amp=amp, progress=progress,
+                    workers=workers)
+    with _torch_settings(device, run.workers):
+        run.run()
+    blender, timings = run.blender, run.timings
+    timings['write'] = blender.write_seconds
+    timings['blend'] -= blender.write_seconds
+    if blender.valid_pixels == 0 and blender.nonfinite_pixels > 0:
+        raise DaspmInputError(
+            f'{source.label}: no pixel of the area mapped has finite values ({blender.nonfinite_pixels} of '
+            f'{grid.height * grid.width} map pixels are NaN or infinite in the bands {list(source.band_names)}, '
+            'the rest nodata); re-export the scene with finite values, or map an area that has them (--bbox)')
+    return MappingResult(grid=grid, windows=len(run.order), skipped_windows=run.skipped, batches=run.batches,
+                         seconds=time.perf_counter() - start, sink=sink, valid_pixels=blender.valid_pixels,
+                         masked_pixels=blender.masked_pixels, nonfinite_pixels=blender.nonfinite_pixels,
+                         timings=timings, notes=list(source.notes), workers=run.workers)
 
-    def load(batch: list[tuple[int, int]]) -> list[WindowRead]:
+
+@contextlib.contextmanager
+def _torch_settings(device: torch.device, workers: int) -> Iterator[None]:
+    """torch's thread count and cuDNN autotuning for a run, restored afterwards."""
+    threads = torch.get_num_threads()
+    autotune = torch.backends.cudnn.benchmark
+    if device.type == 'cuda':
+        # every window has the same shape (the last batch one more): what cuDNN's autotuning is for
+        torch.backends.cudnn.benchmark = True
+    if workers > 1:
+        # each worker runs its window single-threaded: whole windows side by side scale better on the
+        # CPU than one window split over threads (no synchronisation inside every operator)
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.cudnn.benchmark = autotune
+
+
+class WindowRun:
+    """The windows of one map in row-major order: read (one thread) -> predict (``workers`` threads) -> blend.
+
+    run(): load(batch n+1) in the read thread while infer(batch n) runs in a worker; blend_oldest()
+    adds finished batches to the StreamingBlender in order, in the calling thread.
+    """
+
+    def __init__(self, source: SceneSource, predictor, spec: InputSpec, sink, grid: OutputGrid, plan: WindowPlan,
+                 *, batch_size: int, amp: str | None, progress: bool, workers: int | None) -> None:
+        start = time.perf_counter()
+        self.predictor, self.plan, self.amp = predictor, plan, amp
+        self.device = device = predictor_device(predictor)
+        needs_range = grid.factor != 1.0 and spec.interpolation != 'nearest'
+        self.reader = FineWindowReader(source, spec, grid,
+                                       value_range(source, spec, grid.aoi, progress) if needs_range else None)
+        self.weights = torch.from_numpy(plan.weights()).to(device)
+        self.track = source.has_exclusion
+        # only float inputs can hold NaN/Inf: integer ones save the channel
+        self.track_nonfinite = np.dtype(source.dtype).kind == 'f'
+        self.blender = StreamingBlender(plan, predictor.num_classes, sink, sink.wants_confidence,
+                                        track_excluded=self.track, device=device,
+                                        track_nonfinite=self.track_nonfinite)
+        self.order = [(iy, ix) for iy in range(len(plan.ys)) for ix in range(len(plan.xs))]
+        self.timings = dict(value_range=time.perf_counter() - start, read=0.0, wait_for_read=0.0, forward=0.0,
+                            blend=0.0)
+        self.chunks = list(_batches(self.order, batch_size))
+        self.workers = _workers(predictor, device, workers, len(self.chunks))
+        # batches handed to the workers before the oldest is blended: on a GPU one more than run at
+        # once, so the next batch's copy and kernels are queued while the host blends the previous one
+        self.in_flight = self.workers + int(device.type == 'cuda')
+        self.lock = threading.Lock()
+        self.pending: deque = deque()
+        self.skipped = self.batches = 0
+        self.bar = tqdm(total=len(self.order), desc='mapping', unit='win', disable=not progress, dynamic_ncols=True)
+
+    def run(self) -> None:
+        """Every batch read, predicted and blended."""
+        chunks = self.chunks
+        # reading + resampling the next batch (one thread: GDAL datasets are not shared between threads)
+        # overlaps the forward passes; finished batches are blended in order in this thread
+        with self.bar, ThreadPoolExecutor(max_workers=1) as reads, \
+                ThreadPoolExecutor(max_workers=self.workers) as passes:
+            future = reads.submit(self.load, chunks[0])
+            for n, chunk in enumerate(chunks):
+                t0 = time.perf_counter()
+                windows = future.result()
+                self.timings['wait_for_read'] += time.perf_counter() - t0
+                if n + 1 < len(chunks):
+                    future = reads.submit(self.load, chunks[n + 1])
+                self.pending.append((chunk, passes.submit(self.infer, windows)))
+                if len(self.pending) >= self.in_flight:
+                    self.blend_oldest()
+            while self.pending:
+                self.blend_oldest()
+
+    def load(self, batch: list[tuple[int, int]]) -> list[WindowRead]:
+        """Read and resample the windows of a batch (in the read thread)."""
+        plan = self.plan
         t0 = time.perf_counter()
-        windows = [reader.read_window(plan.ys[iy], plan.xs[ix], plan.win_h, plan.win_w) for iy, ix in batch]
-        timings['read'] += time.perf_counter() - t0
+        windows = [self.reader.read_window(plan.ys[iy], plan.xs[ix], plan.win_h, plan.win_w) for iy, ix in batch]
+        self.timings['read'] += time.perf_counter() - t0
         return windows
 
-    chunks = list(_batches(order, batch_size))
-    workers = _workers(predictor, device, workers, len(chunks))
-    # batches handed to the workers before the oldest is blended: on a GPU one more than run at
-    # once, so the next batch's copy and kernels are queued while the host blends the previous one
-    in_flight = workers + int(device.type == 'cuda')
-    lock = threading.Lock()
-
-    def infer(windows: list) -> tuple[list[np.ndarray | None], int]:
+    def infer(self, windows: list[WindowRead]) -> tuple[list[torch.Tensor | None], int]:
         """Weighted probabilities (+ weight, + counting channels) of a batch of read windows; skipped ones are None."""
+        device, track, track_nonfinite = self.device, self.track, self.track_nonfinite
         t0 = time.perf_counter()
         blank = [w.nodata if w.excluded is None else w.nodata | w.excluded for w in windows]
         live = [i for i, b in enumerate(blank) if not b.all()]
@@ -327,10 +404,10 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
             if live:
                 images = _stack_on(device, [windows[i].img for i in live])
                 valid = _stack_on(device, [~blank[i] for i in live])
-                with _autocast(device, amp):
-                    logits = predictor(images)
+                with _autocast(device, self.amp):
+                    logits = self.predictor(images)
                 probs = torch.softmax(logits.float(), dim=1)
-                w = (weights * valid)[:, None]
+                w = (self.weights * valid)[:, None]
                 parts = [probs * w, w]
                 if track or track_nonfinite:
                     parts.append(_stack_on(device, [_tracked(windows[i], track, track_nonfinite) for i in live]))
@@ -343,69 +420,25 @@ def map_scene(source: SceneSource, predictor, spec: InputSpec, sink=None, *, aoi
             for i in (i for i, c in enumerate(contributions) if c is None):
                 extra = _tracked(windows[i], track, track_nonfinite)
                 if extra.any():
-                    contribution = torch.zeros(blender.acc.shape, dtype=torch.float32, device=device)
+                    contribution = torch.zeros(self.blender.acc.shape, dtype=torch.float32, device=device)
                     contribution[-len(extra):] = torch.from_numpy(extra).to(device)
                     contributions[i] = contribution
-        with lock:
-            timings['forward'] += time.perf_counter() - t0
+        with self.lock:
+            self.timings['forward'] += time.perf_counter() - t0
         return contributions, len(windows) - len(live)
 
-    skipped = batches = 0
-    bar = tqdm(total=len(order), desc='mapping', unit='win', disable=not progress, dynamic_ncols=True)
-    threads = torch.get_num_threads()
-    autotune = torch.backends.cudnn.benchmark
-    if device.type == 'cuda':
-        # every window has the same shape (the last batch one more): what cuDNN's autotuning is for
-        torch.backends.cudnn.benchmark = True
-    if workers > 1:
-        # each worker runs its window single-threaded: whole windows side by side scale better on the
-        # CPU than one window split over threads (no synchronisation inside every operator)
-        torch.set_num_threads(1)
-    try:
-        # reading + resampling the next batch (one thread: GDAL datasets are not shared between threads)
-        # overlaps the forward passes; finished batches are blended in order in this thread
-        with bar, ThreadPoolExecutor(max_workers=1) as reads, ThreadPoolExecutor(max_workers=workers) as passes:
-            pending: deque = deque()
-            future = reads.submit(load, chunks[0])
-
-            def blend_oldest() -> None:
-                nonlocal skipped, batches
-                chunk, job = pending.popleft()
-                contributions, n_skipped = job.result()
-                t1 = time.perf_counter()
-                skipped += n_skipped
-                batches += int(n_skipped < len(chunk))
-                for (iy, ix), contribution in zip(chunk, contributions):
-                    blender.add(iy, ix, contribution)
-                timings['blend'] += time.perf_counter() - t1
-                bar.update(len(chunk))
-                bar.set_postfix(skipped=skipped, refresh=False)
-
-            for n, chunk in enumerate(chunks):
-                t0 = time.perf_counter()
-                windows = future.result()
-                timings['wait_for_read'] += time.perf_counter() - t0
-                if n + 1 < len(chunks):
-                    future = reads.submit(load, chunks[n + 1])
-                pending.append((chunk, passes.submit(infer, windows)))
-                if len(pending) >= in_flight:
-                    blend_oldest()
-            while pending:
-                blend_oldest()
-    finally:
-        torch.set_num_threads(threads)
-        torch.backends.cudnn.benchmark = autotune
-    timings['write'] = blender.write_seconds
-    timings['blend'] -= blender.write_seconds
-    if blender.valid_pixels == 0 and blender.nonfinite_pixels > 0:
-        raise DaspmInputError(
-            f'{source.label}: no pixel of the area mapped has finite values ({blender.nonfinite_pixels} of '
-            f'{grid.height * grid.width} map pixels are NaN or infinite in the bands {list(source.band_names)}, '
-            'the rest nodata); re-export the scene with finite values, or map an area that has them (--bbox)')
-    return MappingResult(grid=grid, windows=len(order), skipped_windows=skipped, batches=batches,
-                         seconds=time.perf_counter() - start, sink=sink, valid_pixels=blender.valid_pixels,
-                         masked_pixels=blender.masked_pixels, nonfinite_pixels=blender.nonfinite_pixels,
-                         timings=timings, notes=list(source.notes), workers=workers)
+    def blend_oldest(self) -> None:
+        """Wait for the oldest batch in flight and add its windows to the blender."""
+        chunk, job = self.pending.popleft()
+        contributions, n_skipped = job.result()
+        t1 = time.perf_counter()
+        self.skipped += n_skipped
+        self.batches += int(n_skipped < len(chunk))
+        for (iy, ix), contribution in zip(chunk, contributions):
+            self.blender.add(iy, ix, contribution)
+        self.timings['blend'] += time.perf_counter() - t1
+        self.bar.update(len(chunk))
+        self.bar.set_postfix(skipped=self.skipped, refresh=False)
 
 
 def _workers(predictor, device: torch.device, workers: int | None, chunks: int) -> int:
@@ -468,92 +501,107 @@ def check_outputs(paths: Sequence[Path | None], overwrite: bool) -> None:
 
 
 def map_scene_to_files(inputs: Sequence[str | Path], predictor, spec: InputSpec, out: str | Path, *,
-                       confidence: str | Path | None = None, confidence_dtype: str = 'uint8',
-                       probabilities: str | Path | None = None, uncertainty: str | Path | None = None,
-                       quicklook: str | Path | None = None, overwrite: bool = False,
-                       bbox: Sequence[float] | None = None, window: Sequence[int] | None = None,
-                       nodata: float | None = None, band_resampling: str = 'bilinear',
-                       mask_classes: Sequence[int] | None = DEFAULT_MASK_CLASSES,
-                       window_size: int = 512, overlap: int = 128, batch_size: int = 4, amp: str | None = None,
-                       overviews: bool = True, progress: bool = True, tags: dict[str, str] | None = None,
-                       sidecar: bool = True, info: dict | None = None, workers: int | None = None) -> MappingResult:
+                       confidence: str | Path | None = None, probabilities: str | Path | None = None,
+                       uncertainty: str | Path | None = None, quicklook: str | Path | None = None,
+                       **options) -> MappingResult:
     """Map a scene file/product to a Cloud Optimized GeoTIFF class map and optional side outputs.
 
-    Every output is written to a temporary file and renamed only when complete (the map last).
-    ``probabilities``: one uint8 band per class (probability x 254, 255 = no data, band
-    descriptions = class names); ``uncertainty``: normalised entropy, same coding.
-    ``mask_classes``: SCL classes of a Sentinel-2 product that become nodata (see open_scene).
-    ``sidecar``: also write ``<map>.json`` (input, product, options, ``info`` such as config and
-    checkpoint, valid and masked shares, timings). ``overviews`` is kept for compatibility: the
-    COG always has internal overviews (mode for classes) when the map is larger than 2 tiles.
+    check the outputs -> open the scene -> plan_scene (area, grid) -> map_plan_to_files.
+    ``options`` are the fields of MapOptions. ``probabilities``: one uint8 band per class
+    (probability x 254, 255 = no data, band descriptions = class names); ``uncertainty``:
+    normalised entropy, same coding. ``mask_classes``: SCL classes of a Sentinel-2 product that
+    become nodata (see open_scene).
+    """
+    opts = MapOptions(**options)
+    paths = OutputPaths.of(out, confidence, probabilities, uncertainty, quicklook)
+    prepare_outputs(paths.finals.values(), paths.quicklook, sidecar_path(paths.map), opts.overwrite)
+    opts.check()
+    predictor = as_predictor(predictor)
+    with open_scene(inputs, spec, nodata=opts.nodata, band_resampling=opts.band_resampling,
+                    mask_classes=opts.mask_classes) as source:
+        return map_plan_to_files(plan_scene(source, spec, opts.bbox, opts.window), inputs, predictor, spec,
+                                 paths, opts)
+
+
+def map_plan_to_files(plan: ScenePlan, inputs: Sequence[str | Path], predictor, spec: InputSpec,
+                      paths: OutputPaths, opts: MapOptions) -> MappingResult:
+    """Map a planned scene whose outputs are checked: map_scene into temporary files -> COGs -> sidecar,
+    renamed when all are complete (the map last) -> category names, quicklook.
+
+    ``opts.sidecar``: also write ``<map>.json`` (input, product, options, ``info`` such as config and
+    checkpoint, valid and masked shares, timings). The COG always has internal overviews (mode for
+    classes) when the map is larger than 2 tiles.
     """
     started, t_start = datetime.now(timezone.utc), time.perf_counter()
-    out = Path(out)
-    finals = {'map': out}
-    for name, path in (('confidence', confidence), ('probabilities', probabilities), ('uncertainty', uncertainty)):
-        if path:
-            finals[name] = Path(path)
-    look_path = Path(quicklook) if quicklook else None
-    prepare_outputs(finals.values(), look_path, sidecar_path(out), overwrite)
-    if confidence_dtype not in ('uint8', 'float32'):
-        raise DaspmInputError(f'--confidence-dtype {confidence_dtype}: choose uint8 or float32')
     predictor = as_predictor(predictor)
     classes, palette = class_table(predictor)
-    with open_scene(inputs, spec, nodata=nodata, band_resampling=band_resampling,
-                    mask_classes=mask_classes) as source, \
-            rasterio.Env(**({'GDAL_CACHEMAX': gdal_cache_mb(source)} if gdal_cache_mb(source) else {})):
-        aoi = resolve_aoi(source, bbox=bbox, window=window)
-        grid = output_grid(source, aoi, spec.factor(source.gsd(spec.loader.nominal_gsd)))
-        look = Quicklook(grid) if look_path else None
-        all_tags = {'SUBPIXEL_FACTOR': f'{grid.factor:g}', 'SOURCE': source.label,
-                    'BANDS': ','.join(source.band_names), 'AOI_INPUT_WINDOW':
-                    f'{int(aoi.col_off)} {int(aoi.row_off)} {int(aoi.width)} {int(aoi.height)}',
-                    'WINDOW_SIZE': str(window_size), 'OVERLAP': str(overlap), **(tags or {})}
-        with contextlib.ExitStack() as stack:
-            # entered first, renamed last: the map appears only when all side outputs are in place
-            temps = {name: stack.enter_context(atomic_output(path)) for name, path in finals.items()}
-            streams = {name: tmp.with_name(tmp.name + '.stream.tif') for name, tmp in temps.items()}
-            try:
-                sink = GeoTiffSink(grid, streams['map'], classes, palette, confidence_path=streams.get('confidence'),
-                                   confidence_dtype=confidence_dtype, quicklook=look, tags=all_tags,
-                                   probabilities_path=streams.get('probabilities'),
-                                   uncertainty_path=streams.get('uncertainty'))
-                try:
-                    with naming_read_failures(source.label):
-                        result = map_scene(source, predictor, spec, sink, aoi=aoi, window_size=window_size,
-                                           overlap=overlap, batch_size=batch_size, amp=amp, progress=progress,
-                                           grid=grid, workers=workers)
-                    sink.update_tags(_result_tags(result))
-                    sink.close()
-                except BaseException:
-                    sink.abort()
-                    raise
-                t_cog = time.perf_counter()
-                levels = len(overview_factors(grid))
-                for name, tmp in temps.items():
-                    # classes need the mode; probabilities and confidence are averaged (nodata excluded)
-                    convert_to_cog(streams[name], tmp, overview_resampling='MODE' if name == 'map' else 'AVERAGE',
-                                   overview_count=levels, blocksize=TILE)
-                result.timings['cog'] = time.perf_counter() - t_cog
-                result.outputs.update(finals)
-                if sidecar:
-                    result.timings['total'] = time.perf_counter() - t_start
-                    result.outputs['sidecar'] = write_sidecar(
-                        sidecar_path(out), result, source, inputs, started, info=info,
-                        options=dict(window_size=window_size, overlap=overlap, batch_size=batch_size, amp=amp,
-                                     workers=result.workers,
-                                     band_resampling=band_resampling, nodata=_json_number(nodata),
-                                     mask_classes=list(mask_classes or []), bbox=bbox, window=window))
-            finally:
-                _remove_side_files(*streams.values(), *temps.values())
-                for stream in streams.values():
-                    stream.unlink(missing_ok=True)
-    result.outputs['categories'] = write_category_names(out, classes, palette)
+    look = Quicklook(plan.grid) if paths.quicklook else None
+    cache = gdal_cache_mb(plan.source)
+    with rasterio.Env(**({'GDAL_CACHEMAX': cache} if cache else {})), contextlib.ExitStack() as stack:
+        # entered first, renamed last: the map appears only when all side outputs are in place
+        temps = {name: stack.enter_context(atomic_output(path)) for name, path in paths.finals.items()}
+        streams = {name: tmp.with_name(tmp.name + '.stream.tif') for name, tmp in temps.items()}
+        try:
+            sink = GeoTiffSink(plan.grid, streams['map'], classes, palette, confidence_path=streams.get('confidence'),
+                               confidence_dtype=opts.confidence_dtype, quicklook=look, tags=_map_tags(plan, opts),
+                               probabilities_path=streams.get('probabilities'),
+                               uncertainty_path=streams.get('uncertainty'))
+            result = _map_into(plan, predictor, spec, sink, opts)
+            t_cog = time.perf_counter()
+            levels = len(overview_factors(plan.grid))
+            for name, tmp in temps.items():
+                # classes need the mode; probabilities and confidence are averaged (nodata excluded)
+                convert_to_cog(streams[name], tmp, overview_resampling='MODE' if name == 'map' else 'AVERAGE',
+                               overview_count=levels, blocksize=TILE)
+            result.timings['cog'] = time.perf_counter() - t_cog
+            result.outputs.update(paths.finals)
+            if opts.sidecar:
+                result.timings['total'] = time.perf_counter() - t_start
+                result.outputs['sidecar'] = write_sidecar(
+                    sidecar_path(paths.map), result, plan.source, inputs, started, info=opts.info,
+                    options=_sidecar_options(result, opts))
+        finally:
+            _remove_side_files(*streams.values(), *temps.values())
+            for stream in streams.values():
+                stream.unlink(missing_ok=True)
+    result.outputs['categories'] = write_category_names(paths.map, classes, palette)
     if look is not None:
-        title = f'{out.name}  ({grid.width}x{grid.height} px, x{grid.factor:g} sub-pixel grid)'
-        result.outputs['quicklook'] = look.save(look_path, classes, palette, title)
+        g = plan.grid
+        title = f'{paths.map.name}  ({g.width}x{g.height} px, x{g.factor:g} sub-pixel grid)'
+        result.outputs['quicklook'] = look.save(paths.quicklook, classes, palette, title)
     result.timings['total'] = time.perf_counter() - t_start
     return result
+
+
+def _map_into(plan: ScenePlan, predictor, spec: InputSpec, sink: GeoTiffSink, opts: MapOptions) -> MappingResult:
+    """map_scene into ``sink``, closed with the end-of-run tags; aborted (nothing left) on any failure."""
+    try:
+        with naming_read_failures(plan.source.label):
+            result = map_scene(plan.source, predictor, spec, sink, aoi=plan.aoi, window_size=opts.window_size,
+                               overlap=opts.overlap, batch_size=opts.batch_size, amp=opts.amp,
+                               progress=opts.progress, grid=plan.grid, workers=opts.workers)
+        sink.update_tags(_result_tags(result))
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return result
+
+
+def _map_tags(plan: ScenePlan, opts: MapOptions) -> dict[str, str]:
+    """GeoTIFF tags of the map known before mapping: grid, source, bands, area, windows, and the caller's."""
+    aoi = plan.aoi
+    return {'SUBPIXEL_FACTOR': f'{plan.grid.factor:g}', 'SOURCE': plan.source.label,
+            'BANDS': ','.join(plan.source.band_names), 'AOI_INPUT_WINDOW':
+            f'{int(aoi.col_off)} {int(aoi.row_off)} {int(aoi.width)} {int(aoi.height)}',
+            'WINDOW_SIZE': str(opts.window_size), 'OVERLAP': str(opts.overlap), **(opts.tags or {})}
+
+
+def _sidecar_options(result: MappingResult, opts: MapOptions) -> dict:
+    """The options recorded in the sidecar."""
+    return dict(window_size=opts.window_size, overlap=opts.overlap, batch_size=opts.batch_size, amp=opts.amp,
+                workers=result.workers, band_resampling=opts.band_resampling, nodata=_json_number(opts.nodata),
+                mask_classes=list(opts.mask_classes or []), bbox=opts.bbox, window=opts.window)
 
 
 def _result_tags(result: MappingResult) -> dict[str, str]:

@@ -22,10 +22,10 @@ from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
-from ...datasets.transforms.geotiff_loading import georeference, normalize_band_name, resolve_band_indexes
-from ...datasets.transforms.subpixel import INTERPOLATIONS
-from ...utils.errors import DaspmInputError
-from ...utils.raster import is_gdal_virtual, open_raster, pixel_size
+from ..datasets.transforms.subpixel import INTERPOLATIONS
+from ..utils.errors import DaspmInputError
+from ..utils.raster import (georeference, is_gdal_virtual, normalize_band_name, open_raster, pixel_size,
+                             resolve_band_indexes)
 from .sentinel2 import DEFAULT_MASK_CLASSES, is_product, quality_mask, read_product
 from .spec import InputSpec
 

@@ -30,9 +30,8 @@ import numpy as np
 from affine import Affine
 from rasterio.windows import Window
 
-from ...datasets.transforms.geotiff_loading import normalize_band_name
-from ...utils.errors import DaspmInputError
-from ...utils.raster import open_raster, pixel_size
+from ..utils.errors import DaspmInputError
+from ..utils.raster import normalize_band_name, open_raster, pixel_size
 
 # band_id in the metadata -> band name (the order of the Spectral_Information list)
 S2_BAND_IDS = ('B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B8A', 'B9', 'B10', 'B11', 'B12')

@@ -13,9 +13,9 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
-from ...classes import IGNORE_INDEX
-from ...utils.class_map import CLASS_BAND_DESCRIPTION, class_map_tags
-from ...utils.colors import colorize, colormap_table, save_map_with_legend
+from ..classes import IGNORE_INDEX
+from ..utils.class_map import CLASS_BAND_DESCRIPTION, class_map_tags
+from ..utils.colors import colorize, colormap_table, save_map_with_legend
 from .grid import OutputGrid
 
 TILE = 256
