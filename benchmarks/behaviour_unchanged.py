@@ -132,12 +132,15 @@ def finish(process: subprocess.Popen) -> str | None:
 
 
 def make_data(tree: Path, data: Path) -> dict[str, str]:
-    """Scenes, config and checkpoint shared by both revisions; the names of the products."""
+    """Scenes, config and checkpoint shared by both revisions; the names of the products.
+
+    The scenes are written once, by the installed daspm (this working tree): both revisions map
+    the very same files. The checkpoint is built by ``tree``'s runner.
+    """
     import numpy as np
     import rasterio
     from rasterio.transform import from_origin
 
-    sys.path.insert(0, str(tree))
     from daspm.synthetic.sentinel2_product import write_product
     data.mkdir(parents=True)
     names = {
