@@ -1,4 +1,4 @@
-"""The semantic mutations that benchmarks/mutation_check.py applies, one at a time.
+"""The semantic mutations that tests/mutation/mutation_check.py applies, one at a time.
 
 FORMAT: one ``M(...)`` line per mutation in ``MUTATIONS`` below:
 
@@ -21,8 +21,8 @@ To add a mutation, append one line to MUTATIONS, e.g.
     M('dacs-target-loss-detached', 'daspm/models/uda/dacs.py', 'old text', 'new text',
       'target loss not backpropagated', [T_DACS]),
 
-and check it with ``python benchmarks/mutation_check.py --list`` (stale entries are flagged) and
-``python benchmarks/mutation_check.py --only dacs-target-loss-detached``.
+and check it with ``python tests/mutation/mutation_check.py --list`` (stale entries are flagged) and
+``python tests/mutation/mutation_check.py --only dacs-target-loss-detached``.
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Mutation check: do the tests fail when the method breaks?
 
-    python benchmarks/mutation_check.py [--only ID[,ID]] [--list] [--jobs N] [--json OUT]
+    python tests/mutation/mutation_check.py [--only ID[,ID]] [--list] [--jobs N] [--json OUT]
         [--keep-going] [--min-share 0.95] [--timeout 600] [--python PATH] [--no-baseline]
 
-Applies each semantic mutation of ``benchmarks/mutations.py`` (one plausible one-token or
+Applies each semantic mutation of ``tests/mutation/mutations.py`` (one plausible one-token or
 one-line bug in a core module; the format is described at the top of that file), one at a time,
 runs the tests named for it with ``pytest -x`` and records whether they fail ("caught").
 
@@ -23,7 +23,8 @@ file: the code changed and the entry must be updated), 3 when the baseline fails
 ``--keep-going`` a stale entry stops the check before anything runs; with it the other
 mutations still run and the stale ones are listed (exit 2).
 
-Not part of the test suite (pytest does not collect benchmarks/). Each run costs a pytest start
+Not part of the test suite (pytest collects test_*.py files only; tests/test_mutation_list.py
+checks in CI that every entry still matches its code). Each run costs a pytest start
 (~10 s for torch + mmseg imports) plus the tests: the full list takes tens of minutes on two
 cores; ``--jobs`` runs that many copies in parallel.
 """
@@ -44,7 +45,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # run as a script, so its own folder (with mutations.py) is first on the import path
 from mutations import MUTATIONS, Mutation  # noqa: E402
@@ -76,7 +77,7 @@ def select(mutations: list[Mutation], only: str | None) -> list[Mutation]:
     ids = [m.id for m in mutations]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        sys.exit(f'benchmarks/mutations.py: duplicate mutation id(s) {duplicates}; ids must be unique')
+        sys.exit(f'tests/mutation/mutations.py: duplicate mutation id(s) {duplicates}; ids must be unique')
     if not only:
         return list(mutations)
     wanted = [s.strip() for s in only.split(',') if s.strip()]
@@ -269,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             stale[m.id] = f'missing test file(s) {missing_tests(REPO, m)}'
     stale = {k: v for k, v in stale.items() if v}
     if stale:
-        print('STALE mutation entries in benchmarks/mutations.py (update their old text or tests):', file=sys.stderr)
+        print('STALE mutation entries in tests/mutation/mutations.py (update their old text or tests):', file=sys.stderr)
         for key, reason in stale.items():
             print(f'  {key}: {reason}', file=sys.stderr)
         if not args.keep_going:
@@ -337,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             caught=caught, total=len(ordered), share=share, min_share=args.min_share,
             results=[asdict(r) for r in ordered]), indent=2) + '\n')
     if any(r.status == 'stale' for r in ordered):
-        print('stale entries: fix them in benchmarks/mutations.py', file=sys.stderr)
+        print('stale entries: fix them in tests/mutation/mutations.py', file=sys.stderr)
         return 2
     return 0 if share >= args.min_share else 1
 
