@@ -136,13 +136,13 @@ def _strip_times(value):
 
 
 def digest(path: Path, places: dict[str, str]) -> str:
-    """The bytes of one output (a symlink: its target string), a JSON record without timing fields.
+    """The bytes of one output (a symlink: its target path), a JSON record without timing fields.
 
     A written config names the tree's ``configs/_base_`` and may name the run folder by absolute
     path: ``places`` maps those paths to placeholders, as they differ between the two exports.
     """
     if path.is_symlink():
-        return 'link:' + os.readlink(path)
+        return 'link ' + hashlib.sha256(os.readlink(path).encode()).hexdigest()
     if path.suffix == '.json':
         text = json.dumps(_strip_times(json.loads(path.read_text())), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
@@ -183,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                 found[side].update(outputs(cwd, tree))
             for name in sorted(set(found['base']) | set(found['new'])):
                 same = found['base'].get(name) == found['new'].get(name)
-                kind = ('exit + message' if name.startswith('step ') else
-                        'json minus timings' if name.endswith('.json') else 'bytes')
                 shown = found['new'].get(name) or '-'
+                kind = ('exit + message' if name.startswith('step ') else 'link target' if shown.startswith('link ')
+                        else 'json minus timings' if name.endswith('.json') else 'bytes')
+                shown = shown.removeprefix('link ')
                 rows.append((case, name, kind, shown if name.startswith('step ') else shown[:12], same))
     width = max(len(c) + len(n) for c, n, *_ in rows) + 3
     print(f'{"case / file":<{width}} {"compared":<19} {"value":<12}  equal')
