@@ -41,6 +41,7 @@ from .class_stats import (build_class_stats, class_pixel_totals, count_classes, 
                           write_class_stats, write_json)
 from .label_tables import (DEFAULT_LABEL_TABLE, get_label_table, label_table_manifest,
                            label_to_train_ids)
+from .outputs import check_orphans, clean_partials, is_done, is_within, listing
 
 MANIFEST_FORMAT = 'daspm-converted'
 MANIFEST_VERSION = 1
@@ -50,7 +51,6 @@ _TIF_SUFFIXES = ('.tif', '.tiff')
 # Pixel-size ratios are floats from the geotransform; 1e-3 absorbs rounding in exported
 # transforms while still rejecting any real non-integer factor (e.g. 10 m / 3 m).
 _FACTOR_TOL = 1e-3
-_MAX_LISTED = 10
 
 # Colour table written into every ann_dir file so QGIS shows the classes; ignore is transparent.
 ANN_COLORMAP: dict[int, tuple[int, ...]] = colormap_table(DASPM_PALETTE)
@@ -75,15 +75,6 @@ DATASETS: dict[str, DatasetSpec] = {
                        'an integer factor coarser, e.g. 10 m (target)',
         image_bands=None, subpixel_labels=True),
 }
-
-
-def _listing(items: list[str]) -> str:
-    shown = ', '.join(items[:_MAX_LISTED])
-    return shown + (f' (and {len(items) - _MAX_LISTED} more)' if len(items) > _MAX_LISTED else '')
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
 
 
 def default_output_dir(raw_dir: str | os.PathLike) -> Path:
@@ -143,9 +134,9 @@ def find_pairs(raw_dir: str | os.PathLike) -> dict[str, tuple[Path, Path]]:
     if no_label or no_image:
         parts = []
         if no_label:
-            parts.append(f'images without a label in {lab_dir}: {_listing(no_label)}')
+            parts.append(f'images without a label in {lab_dir}: {listing(no_label)}')
         if no_image:
-            parts.append(f'labels without an image in {img_dir}: {_listing(no_image)}')
+            parts.append(f'labels without an image in {img_dir}: {listing(no_image)}')
         raise DaspmInputError(
             f'{raw}: ' + '; '.join(parts) + '; every image needs a label of the same name '
             '(add the missing files or remove the unpaired ones)')
@@ -182,7 +173,7 @@ def read_splits(raw_dir: str | os.PathLike, names: set[str] | list[str]) -> dict
         unknown = sorted(set(entries) - known)
         if unknown:
             raise DaspmInputError(
-                f'{path}: names not found among the images of {raw_dir}: {_listing(unknown)}; '
+                f'{path}: names not found among the images of {raw_dir}: {listing(unknown)}; '
                 'list image names without suffix, one per line, or add the missing images')
         splits[split] = entries
     return splits
@@ -308,15 +299,6 @@ def _write_ann(path: Path, train_ids: np.ndarray, crs: Any, transform: Any) -> N
                         'ignore_index': str(IGNORE_INDEX)})
 
 
-def _is_done(image: Path, label: Path, img_out: Path, ann_out: Path) -> bool:
-    """Outputs exist (atomic writes: existing = complete) and are newer than the raw pair."""
-    if not (ann_out.is_file() and img_out.exists()):
-        return False
-    # A raw file edited after its conversion (e.g. a fixed label) must be converted again.
-    done = ann_out.stat().st_mtime_ns
-    return image.stat().st_mtime_ns <= done and label.stat().st_mtime_ns <= done
-
-
 def _convert_one(job: tuple[str, str, str, str, str, bool, bool, str]) -> dict[str, Any]:
     """Worker: check and convert one image/label pair (or count an existing output)."""
     name, image, label, out_dir, dataset, symlink, resume, label_table = job
@@ -329,7 +311,7 @@ def _convert_one(job: tuple[str, str, str, str, str, bool, bool, str]) -> dict[s
     fmt = read_image_format(image_path)
     _check_image(image_path, spec, fmt)
     result = dict(name=name, image=str(image_path), factor=factor, format=fmt)
-    if resume and _is_done(image_path, label_path, img_out, ann_out):
+    if resume and is_done([image_path, label_path], [img_out], stamp=ann_out):
         return dict(result, skipped=True, counts=read_class_counts(ann_out))
     # Label first: a label error must not leave an image copy behind. The image is placed
     # before the annotation is renamed into place, so "ann_dir file exists" means done.
@@ -355,11 +337,11 @@ def _prepare_output(raw: Path, out: Path, dataset: str, overwrite: bool,
                     label_table: str = DEFAULT_LABEL_TABLE) -> bool:
     """Validate the output directory; clear it for --overwrite. Returns True when resuming."""
     raw_r, out_r = raw.resolve(), out.resolve()
-    if _is_within(out_r, raw_r):
+    if is_within(out_r, raw_r):
         raise DaspmInputError(
             f'{out}: output directory is inside the input {raw}; converters never write into '
             'their input, choose an output outside it (default: <raw>_converted beside it)')
-    if _is_within(raw_r, out_r):
+    if is_within(raw_r, out_r):
         raise DaspmInputError(
             f'{raw}: input directory is inside the output {out}; choose another output directory')
     if out.exists() and not out.is_dir():
@@ -395,22 +377,6 @@ def _prepare_output(raw: Path, out: Path, dataset: str, overwrite: bool,
             f'mix two tables: pass --label-table {previous} to resume, or --overwrite to convert '
             f'everything again with {label_table}')
     return True
-
-
-def _clean_partials(out: Path) -> None:
-    # Temporary files of a killed run (SIGKILL skips atomic_output's cleanup).
-    for sub in (IMG_DIR, ANN_DIR):
-        for part in (out / sub).glob('.*.part'):
-            part.unlink()
-
-
-def _check_orphans(out: Path, names: set[str]) -> None:
-    stale = sorted({p.stem for sub in (IMG_DIR, ANN_DIR) for p in (out / sub).glob('*.tif')}
-                   - names)
-    if stale:
-        raise DaspmInputError(
-            f'{out}: previous conversion holds outputs for images no longer in the input: '
-            f'{_listing(stale)}; delete them from {IMG_DIR}/ and {ANN_DIR}/ or pass --overwrite')
 
 
 def _manifest(spec: DatasetSpec, raw_dir: str | os.PathLike, num_images: int,
@@ -460,8 +426,8 @@ def convert_dataset(raw_dir: str | os.PathLike, out_dir: str | os.PathLike | Non
                   'splits': {s: split_file(raw, s).relative_to(raw).as_posix() for s in splits}}
     resume = _prepare_output(raw, out, dataset, overwrite, label_table)
     if resume:
-        _clean_partials(out)
-        _check_orphans(out, set(pairs))
+        clean_partials(out)
+        check_orphans(out, set(pairs))
     (out / IMG_DIR).mkdir(exist_ok=True)
     (out / ANN_DIR).mkdir(exist_ok=True)
     # Written first so an interrupted run is recognised as ours and resumed, not refused.
@@ -494,7 +460,7 @@ def convert_dataset(raw_dir: str | os.PathLike, out_dir: str | os.PathLike | Non
         by_factor = {f: [r['name'] for r in results if r['factor'] == f] for f in factors}
         raise DaspmInputError(
             f'{raw}: labels are finer than their images by different factors (1x = the image '
-            'grid) ' + '; '.join(f'{f}x: {_listing(n)}' for f, n in by_factor.items())
+            'grid) ' + '; '.join(f'{f}x: {listing(n)}' for f, n in by_factor.items())
             + '; every pair must use the same factor: resample the odd labels with nearest '
             'neighbour onto the grid of the others')
 

@@ -39,9 +39,10 @@ from .custom_classes import ClassTable, read_class_table
 from .custom_config import (MODELS, REPO_ROOT, SOURCE_ONLY_CONFIG, TARGET_DIR, UDA_CONFIG, WHOLE_INFERENCE_MAX_SIDE,
                             ConfigSpec, DomainSpec, config_base_dir, rcs_min_pixels, render_source_only,
                             render_uda)
-from .custom_files import (IMAGE_SUFFIXES, MASK_SUFFIXES, flat_names, list_files, listing, pair_files,
+from .custom_files import (IMAGE_SUFFIXES, MASK_SUFFIXES, flat_names, list_files, pair_files,
                            parse_ratios, random_splits, read_split_dir)
 from .custom_io import Job, run_jobs, unknown_values_error
+from .outputs import clean_partials, is_within, listing, orphan_names
 
 CUSTOM_DATASET = 'custom'
 CUSTOM_TARGET = 'custom-target'
@@ -56,10 +57,6 @@ SIZE_SPREAD_NOTE = 2.0
 
 
 # -- the output folder ----------------------------------------------------------------------------
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
 
 
 def _our_outputs(out: Path) -> list[Path]:
@@ -81,11 +78,11 @@ def prepare_output(out: Path, inputs: Sequence[Path], table: ClassTable, overwri
     out_r = out.resolve()
     for folder in inputs:
         folder_r = folder.resolve()
-        if _is_within(out_r, folder_r):
+        if is_within(out_r, folder_r):
             raise DaspmInputError(
                 f'{out}: output folder is inside the input {folder}; converters never write into their input, '
                 'choose an output outside it')
-        if _is_within(folder_r, out_r):
+        if is_within(folder_r, out_r):
             raise DaspmInputError(f'{folder}: input folder is inside the output {out}; choose another output folder')
     if out.exists() and not out.is_dir():
         raise DaspmInputError(f'{out}: exists and is not a folder; choose another output path')
@@ -120,17 +117,8 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _clean_partials(root: Path) -> None:
-    # Temporary files of a killed run (SIGKILL skips atomic_output's clean-up).
-    for sub in (IMG_DIR, ANN_DIR):
-        if (root / sub).is_dir():
-            for part in (root / sub).glob('.*.part'):
-                part.unlink()
-
-
 def _check_stale(root: Path, names: set[str]) -> None:
-    stale = sorted({p.stem for sub in (IMG_DIR, ANN_DIR) if (root / sub).is_dir()
-                    for p in (root / sub).glob('*.tif')} - names)
+    stale = orphan_names(root, names)
     if stale:
         raise DaspmInputError(
             f'{root}: a previous conversion holds {len(stale)} image(s) no longer among the inputs: '
@@ -323,7 +311,7 @@ def convert_custom(images: str | os.PathLike, masks: str | os.PathLike, classes:
     target_out = out_dir / TARGET_DIR
     if resume:
         for root in (out_dir, target_out):
-            _clean_partials(root)
+            clean_partials(root)
         _check_stale(out_dir, set(names.values()))
         if target_dir is None:
             for stale in (target_out, out_dir / UDA_CONFIG):

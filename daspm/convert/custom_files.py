@@ -17,17 +17,12 @@ import numpy as np
 from daspm.utils.dataset_layout import SPLITS
 from daspm.utils.errors import DaspmInputError
 
+from .outputs import listing
+
 IMAGE_SUFFIXES: tuple[str, ...] = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
 # JPEG is left out on purpose: lossy compression invents colours and ids along class borders.
 MASK_SUFFIXES: tuple[str, ...] = ('.png', '.tif', '.tiff', '.bmp', '.gif')
 NESTED_SEPARATOR = '__'
-MAX_LISTED = 10
-
-
-def listing(items: Sequence[str], limit: int = MAX_LISTED) -> str:
-    """'a, b, c (and 7 more)'."""
-    shown = ', '.join(items[:limit])
-    return shown + (f' (and {len(items) - limit} more)' if len(items) > limit else '')
 
 
 def _match_suffix(name: str, suffixes: Sequence[str]) -> str | None:
@@ -207,4 +202,4 @@ def read_split_dir(split_dir: str | os.PathLike, keys: Sequence[str],
 
 
 __all__ = ['IMAGE_SUFFIXES', 'MASK_SUFFIXES', 'NESTED_SEPARATOR', 'list_files', 'pair_files', 'output_name',
-           'flat_names', 'parse_ratios', 'random_splits', 'read_split_dir', 'listing']
+           'flat_names', 'parse_ratios', 'random_splits', 'read_split_dir']

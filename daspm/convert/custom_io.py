@@ -30,7 +30,7 @@ from daspm.utils.raster import atomic_output, ground_sample_distance, open_raste
 
 from .class_stats import count_classes
 from .custom_classes import COLOUR, ID, ClassTable, map_to_train_ids, pack_rgb
-from .custom_files import listing
+from .outputs import is_done, listing
 
 _TIFF_DRIVER = 'GTiff'
 
@@ -181,15 +181,6 @@ def _label_counts(path: Path, num_classes: int) -> tuple[dict[int, int], int]:
     return {c: int(hist[c]) for c in range(num_classes) if hist[c]}, int(hist[IGNORE_INDEX])
 
 
-def _is_done(outputs: Sequence[Path], inputs: Sequence[Path]) -> bool:
-    """Outputs exist (written atomically: existing = complete) and are newer than the inputs."""
-    if not all(p.is_file() for p in outputs):
-        return False
-    # An input edited after its conversion (a fixed mask) is converted again.
-    done = min(p.stat().st_mtime_ns for p in outputs)
-    return all(p.stat().st_mtime_ns <= done for p in inputs)
-
-
 @dataclass(frozen=True)
 class Job:
     """One image (and its mask, for labelled data) to convert into ``out``."""
@@ -212,14 +203,14 @@ def convert_one(job: Job) -> dict[str, Any]:
                                                                       (info['height'], info['width']))
     img_out = out / IMG_DIR / f'{job.name}.tif'
     if job.mask is None:
-        if job.resume and _is_done([img_out], [image]):
+        if job.resume and is_done([image], [img_out]):
             return dict(result, skipped=True)
         _place_image(image, img_out, info)
         return result
     assert job.table is not None
     mask, ann_out = Path(job.mask), out / ANN_DIR / f'{job.name}.tif'
     num_classes = len(job.table.names)
-    if job.resume and _is_done([img_out, ann_out], [image, mask]):
+    if job.resume and is_done([image, mask], [img_out, ann_out]):
         counts, ignored = _label_counts(ann_out, num_classes)
         return dict(result, skipped=True, counts=counts, ignored=ignored)
     values, valid = read_mask(mask, job.table, image, (info['height'], info['width']))

@@ -53,11 +53,11 @@ from daspm.utils.raster import atomic_output, open_raster, write_geotiff
 from .class_stats import build_class_stats, class_pixel_totals, count_classes, read_class_counts, write_class_stats, \
     write_json
 from .converter import MANIFEST_FORMAT, MANIFEST_VERSION, default_output_dir
+from .outputs import check_orphans, clean_partials, is_done, is_within, listing
 
 NUM_CLASSES = len(LOVEDA_CLASSES)
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff')
 LABEL_SUFFIXES = ('.png', '.tif', '.tiff')
-_MAX_LISTED = 10
 ANN_COLORMAP = colormap_table(LOVEDA_PALETTE)
 
 # -- label tables: raw code -> LoveDA train id (255 = ignore) ---------------------------------------
@@ -119,11 +119,6 @@ class FamilySpec:
 
 # -- helpers ---------------------------------------------------------------------------------------------
 
-def _listing(items: list[str]) -> str:
-    shown = ', '.join(items[:_MAX_LISTED])
-    return shown + (f' (and {len(items) - _MAX_LISTED} more)' if len(items) > _MAX_LISTED else '')
-
-
 def _files(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
     """``{stem: path}`` of the files with one of ``suffixes``; two files of one stem raise."""
     found: dict[str, Path] = {}
@@ -144,8 +139,8 @@ def _pair_folder(img_dir: Path, lab_dir: Path, help_text: str) -> list[tuple[str
         raise DaspmInputError(f'{img_dir}: no images ({", ".join(IMAGE_SUFFIXES)}) found; {help_text}')
     no_label, no_image = sorted(set(images) - set(labels)), sorted(set(labels) - set(images))
     if no_label or no_image:
-        parts = ([f'images without a label in {lab_dir}: {_listing(no_label)}'] if no_label else []) + \
-                ([f'labels without an image in {img_dir}: {_listing(no_image)}'] if no_image else [])
+        parts = ([f'images without a label in {lab_dir}: {listing(no_label)}'] if no_label else []) + \
+                ([f'labels without an image in {img_dir}: {listing(no_image)}'] if no_image else [])
         raise DaspmInputError('; '.join(parts) + '; every image needs a label of the same name (add the '
                               'missing files or move the unpaired ones out of the input)')
     return [(name, images[name], labels[name]) for name in sorted(images)]
@@ -169,7 +164,7 @@ def _read_split_file(path: Path, known: set[str]) -> list[str]:
         entries.append(Path(name).stem if Path(name).suffix.lower() in IMAGE_SUFFIXES else name)
     unknown = sorted(set(entries) - known)
     if unknown:
-        raise DaspmInputError(f'{path}: names not found among the images: {_listing(unknown)}; list image names '
+        raise DaspmInputError(f'{path}: names not found among the images: {listing(unknown)}; list image names '
                               '(without folder or suffix), one per line, or add the missing images')
     return entries
 
@@ -393,7 +388,7 @@ def codes_to_train_ids(codes: np.ndarray, path: str | os.PathLike, table: Mappin
     if bad:
         extra = f'; {hint}' if hint and any(v > NUM_CLASSES - 1 and v != IGNORE_INDEX for v in bad) else ''
         raise DaspmInputError(
-            f'{path}: label values {_listing([str(v) for v in bad])} are not in the label table {table_name!r} '
+            f'{path}: label values {listing([str(v) for v in bad])} are not in the label table {table_name!r} '
             f'(known: {", ".join(str(k) for k in table)}){extra}; fix the label, choose another --label-table, '
             f'or give the values a class with --label-map CODE=ID (ID 0..{NUM_CLASSES - 1} or {IGNORE_INDEX})')
     lut = np.full(max(256, max(table) + 1), IGNORE_INDEX, dtype=np.uint8)
@@ -449,10 +444,8 @@ def _convert_one(job: tuple) -> dict[str, Any]:
     if head['bands'] != 3 or head['dtype'] != 'uint8':
         raise DaspmInputError(f'{image}: {head["dtype"]} with {head["bands"]} band(s); the LoveDA family configs read '
                               '8-bit RGB (3 bands): re-export the image as 8-bit RGB')
-    if resume and ann_out.is_file() and img_out.exists():
-        done = ann_out.stat().st_mtime_ns  # a raw file edited after its conversion is converted again
-        if image.stat().st_mtime_ns <= done and label.stat().st_mtime_ns <= done:
-            return dict(name=name, skipped=True, counts=read_class_counts(ann_out, NUM_CLASSES))
+    if resume and is_done([image, label], [img_out], stamp=ann_out):
+        return dict(name=name, skipped=True, counts=read_class_counts(ann_out, NUM_CLASSES))
     codes = _read_label(label)
     if codes.shape != head['shape']:
         raise DaspmInputError(f'{label}: label size {codes.shape[1]}x{codes.shape[0]} differs from its image {image} '
@@ -467,18 +460,14 @@ def _convert_one(job: tuple) -> dict[str, Any]:
 
 # -- output folder ---------------------------------------------------------------------------------------
 
-def _is_within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
 def _prepare_output(raw: Path, out: Path, dataset: str, table_name: str, table: Mapping[int, int],
                     overwrite: bool) -> tuple[bool, dict[str, Any]]:
     """Check the output folder (never inside the input); returns (resuming, previous manifest)."""
     raw_r, out_r = raw.resolve(), out.resolve()
-    if _is_within(out_r, raw_r):
+    if is_within(out_r, raw_r):
         raise DaspmInputError(f'{out}: output directory is inside the input {raw}; converters never write into their '
                               'input: choose an output outside it (default: <raw>_converted beside it)')
-    if _is_within(raw_r, out_r):
+    if is_within(raw_r, out_r):
         raise DaspmInputError(f'{raw}: input directory is inside the output {out}; choose another output directory')
     if out.exists() and not out.is_dir():
         raise DaspmInputError(f'{out}: exists and is not a directory; choose another output path')
@@ -513,14 +502,6 @@ def _prepare_output(raw: Path, out: Path, dataset: str, table_name: str, table: 
                               f'not {table_name!r}; resuming would mix two tables: give the same options, or '
                               '--overwrite to convert everything again')
     return True, previous
-
-
-def _check_orphans(out: Path, names: set[str]) -> None:
-    stale = sorted({p.stem for sub in (IMG_DIR, ANN_DIR) for p in (out / sub).glob('*')
-                    if not p.name.startswith('.')} - names)
-    if stale:
-        raise DaspmInputError(f'{out}: a previous conversion holds outputs for images no longer in the input: '
-                              f'{_listing(stale)}; delete them from {IMG_DIR}/ and {ANN_DIR}/ or pass --overwrite')
 
 
 def _manifest(spec: FamilySpec, raw: str | os.PathLike, raw_input: RawInput, splits: dict[str, list[str]],
@@ -565,15 +546,14 @@ def convert_family(raw_dir: str | os.PathLike, out_dir: str | os.PathLike | None
     if len(suffixes) > 1:
         by_suffix = {s: [p.image.name for p in raw_input.pairs if p.image.suffix.lower() == s] for s in suffixes}
         raise DaspmInputError(f'{raw}: images of several formats (' + '; '.join(
-            f'{s}: {_listing(n)}' for s, n in by_suffix.items()) + '); a dataset reads one format: convert the odd '
+            f'{s}: {listing(n)}' for s, n in by_suffix.items()) + '); a dataset reads one format: convert the odd '
             'ones to the format of the others')
     suffix = suffixes[0]
     resume, previous = _prepare_output(raw, out, dataset, table_name, table, overwrite)
     if resume:
-        for sub in (IMG_DIR, ANN_DIR):
-            for part in (out / sub).glob('.*.part'):  # leftovers of a killed run
-                part.unlink()
-        _check_orphans(out, set(names))
+        clean_partials(out)
+        # images keep their suffix (.png, .jpg); '[!.]*' leaves out hidden files (.DS_Store, ...)
+        check_orphans(out, set(names), pattern='[!.]*', holder='a previous conversion')
     (out / IMG_DIR).mkdir(exist_ok=True)
     (out / ANN_DIR).mkdir(exist_ok=True)
     # written first so that an interrupted run is recognised as ours and resumed
