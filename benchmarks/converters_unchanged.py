@@ -26,9 +26,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from behaviour_unchanged import export  # one exporter for both proofs (a sibling: on a script's path)
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'benchmarks'))
-from behaviour_unchanged import export  # noqa: E402  (one exporter for both proofs)
 
 # the commit before the converters' output handling moved into daspm/convert/outputs.py
 DEFAULT_BASE = 'bae1e25'
@@ -77,8 +77,10 @@ CASES = {
 
 
 def make_data(data: Path) -> None:
-    """The raw datasets, written once by the tests' builders with this working tree's daspm."""
-    sys.path.insert(0, str(REPO / 'tests'))
+    """The raw datasets, written once by the tests' builders with this working tree's daspm.
+
+    Runs in a child whose PYTHONPATH holds tests/ (see :func:`write_data`).
+    """
     from test_converters import make_gaofen, make_published, make_sentinel
     from test_custom_converter import make_colour_dataset, write_rgb
     from test_loveda_family import make_loveda, make_utcd, make_whdld
@@ -161,19 +163,30 @@ def outputs(folder: Path, tree: Path) -> dict[str, str]:
             if p.is_file() or p.is_symlink()}
 
 
+def write_data(data: Path) -> None:
+    """:func:`make_data` in a child process that finds the tests' builders through its PYTHONPATH."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / 'tests'),
+                                                                    os.environ.get('PYTHONPATH')])))
+    subprocess.run([sys.executable, str(Path(__file__).resolve()), '--make-data', str(data)], check=True, env=env)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every case with both revisions; print a table; exit 1 on any difference."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--base', default=DEFAULT_BASE, help=f'git revision run first ({DEFAULT_BASE})')
     parser.add_argument('--new', default=None, help='git revision compared with it (default: the working tree)')
+    parser.add_argument('--make-data', type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.make_data:
+        make_data(args.make_data)
+        return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix='daspm_conv_unchanged_') as tmp:
         tmp = Path(tmp)
         trees = {'base': export(args.base, tmp / 'tree_base'), 'new': export(args.new, tmp / 'tree_new')}
         for tree in trees.values():
             check_import(tree)
-        make_data(tmp / 'data')
+        write_data(tmp / 'data')
         for case, steps in CASES.items():
             found = {}
             for side, tree in trees.items():
