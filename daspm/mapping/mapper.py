@@ -156,9 +156,8 @@ class StreamingBlender:
         out['classes'][:rows, cols] = torch.where(valid, classes, IGNORE_INDEX).to(torch.uint8)
         self.counts_on_device[0] += valid.sum()
         if self.track_excluded:
+            # the exclusion channel holds pixels with data only (_tracked): NaN/Inf ones are nodata
             masked = ~valid & (block[self.k + 1] > 0)
-            if self.track_nonfinite:
-                masked &= block[-1] == 0   # a NaN/Inf pixel has no data for a quality mask to leave out
             self.counts_on_device[1] += masked.sum()
         if self.track_nonfinite:
             self.counts_on_device[2] += (block[-1] > 0).sum()
