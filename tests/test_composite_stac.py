@@ -34,7 +34,7 @@ from daspm.synthetic.sentinel2_product import write_product
 from daspm.utils.errors import DaspmInputError
 from stac_validation import stac_errors
 # pixel_checkpoint is test_scene_mapping's fixture (config + checkpoint of its per-pixel mmseg EncoderDecoder)
-from test_scene_mapping import PixelModel, pixel_checkpoint  # noqa: F401
+from test_scene_mapping import PixelModel, count_calls, pixel_checkpoint  # noqa: F401
 
 SPEC = input_spec(bands=['B4', 'B3', 'B2'], scale=3000.0, nominal_gsd=10.0, out_gsd=2.0)
 SIZE = 60                                            # 10 m pixels: 300 x 300 at 2 m
@@ -321,17 +321,7 @@ def test_cli_composite_opens_plans_and_checks_each_date_once(dates, tmp_path, pi
     import daspm.mapping.mapper as mapper
     import daspm.mapping.plan as plan
     from daspm.cli.map_scene import main
-    calls = {'open_scene': 0, 'resolve_aoi': 0, 'check_outputs': 0}
-
-    def counted(module, name):
-        real = getattr(module, name)
-
-        def wrapper(*args, **kwargs):
-            calls[name] += 1
-            return real(*args, **kwargs)
-        monkeypatch.setattr(module, name, wrapper)
-    for module, name in ((composite, 'open_scene'), (plan, 'resolve_aoi'), (mapper, 'check_outputs')):
-        counted(module, name)
+    calls = count_calls(monkeypatch, [(composite, 'open_scene'), (plan, 'resolve_aoi'), (mapper, 'check_outputs')])
     config, checkpoint = pixel_checkpoint
     out = tmp_path / 'c.tif'
     result = main([str(dates[0]), str(dates[1]), str(config), str(checkpoint), '--composite', '--out', str(out),

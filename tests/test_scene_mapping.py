@@ -571,24 +571,27 @@ def test_cli_with_an_mmseg_checkpoint_equals_predict_file(scene, tmp_path, pixel
     assert (mapped == expected).mean() > 0.9999   # 1x1 convolutions may round differently per window size
 
 
+def count_calls(monkeypatch, targets) -> dict[str, int]:
+    """Count the calls of each ``(module, name)`` function, summed per name, while the test runs."""
+    calls = {name: 0 for _, name in targets}
+    for module, name in targets:
+        real = getattr(module, name)
+
+        def wrapper(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(module, name, wrapper)
+    return calls
+
+
 def test_cli_opens_plans_and_checks_a_scene_once(scene, tmp_path, pixel_checkpoint, monkeypatch, capsys):
     """Along the CLI's route one scene is opened, given its area and its outputs checked once (the plan handed down)."""
     import daspm.mapping.inputs as inputs
     import daspm.mapping.mapper as mapper
     import daspm.mapping.plan as plan
     from daspm.cli.map_scene import main
-    calls = {'open_scene': 0, 'resolve_aoi': 0, 'output_grid': 0, 'check_outputs': 0}
-
-    def counted(module, name):
-        real = getattr(module, name)
-
-        def wrapper(*args, **kwargs):
-            calls[name] += 1
-            return real(*args, **kwargs)
-        monkeypatch.setattr(module, name, wrapper)
-    for module, name in ((inputs, 'open_scene'), (mapper, 'open_scene'), (plan, 'resolve_aoi'),
-                         (plan, 'output_grid'), (mapper, 'output_grid'), (mapper, 'check_outputs')):
-        counted(module, name)
+    calls = count_calls(monkeypatch, [(inputs, 'open_scene'), (mapper, 'open_scene'), (plan, 'resolve_aoi'),
+                                      (plan, 'output_grid'), (mapper, 'output_grid'), (mapper, 'check_outputs')])
     config, checkpoint = pixel_checkpoint
     out = tmp_path / 'once.tif'
     result = main([str(scene), str(config), str(checkpoint), '--out', str(out), '--window-size', '64',
