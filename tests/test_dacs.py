@@ -390,3 +390,22 @@ def test_classmix_reads_the_source_classes_before_any_forward_pass_of_the_step(d
     expected = class_mix_masks(model.debug_output['source_label'], model.ignore_index, generator=generator)
     assert torch.equal(model.debug_output['mix_mask'], expected)
     assert 0 < float(expected.mean()) < 1, 'the check needs masks that paste some classes and not all'
+
+
+def test_eval_with_does_not_change_training():
+    """The teacher rows of benchmarks/adaptation_shifts.py test a run trained with eval_with='student'."""
+    states = []
+    for eval_with in ('student', 'teacher'):
+        _, model, wrapper = build_dacs(eval_with=eval_with)
+        batch = make_batch()
+        torch.manual_seed(1)
+        for iteration in range(2):
+            _step(model, wrapper, batch, iteration)
+        states.append(model.state_dict())
+    assert states[0].keys() == states[1].keys()
+    for name, value in states[0].items():
+        assert torch.equal(value, states[1][name]), name
+    # the teacher's batch-norm statistics are its own (target batches in training mode), not the student's
+    bn = [n for n in states[0] if n.endswith('running_mean')]
+    assert any(not torch.equal(states[0][n], states[0][n.replace('ema_model.', 'model.', 1)])
+               for n in bn if n.startswith('ema_model.'))
