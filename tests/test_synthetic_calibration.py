@@ -173,3 +173,15 @@ def test_statistics_helpers_on_known_arrays() -> None:
     assert local_std(image)[0, 1, 1] == pytest.approx(np.std([9.0] + [0.0] * 8))
     joined, joined_classes = mosaic([np.ones((4, 2, 2))] * 2, [np.zeros((2, 2), np.int64)] * 2)
     assert joined.shape == (4, 2, 6) and (joined_classes[:, 2] == MIXED).all() and (joined_classes[:, 5] == MIXED).all()
+
+
+def test_benchmark_script_writes_the_table(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, 'benchmarks/generator_calibration.py', '--tiles', '2', '--tile-size', '80',
+                           '--out', str(tmp_path)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((tmp_path / 'statistics.json').read_text())
+    assert set(record['renderings']) == {'default', 'default-l2a', 'sentinel2', 'sentinel2-l2a'}
+    assert record['real patch (L1C)']['forest']['B8'] == pytest.approx(ANCHOR['forest']['B8'], abs=1e-4)
+    table = (tmp_path / 'table.md').read_text()
+    assert '| real L1C | forest | 7601 | 0.0780 | 0.0616 | 0.0375 | 0.2123 |' in table
+    assert '| sentinel2 (L1C) | green area |' in table and table in proc.stdout

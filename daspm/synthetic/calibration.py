@@ -19,6 +19,7 @@ from daspm.classes import DASPM_CLASSES
 
 from .generate import make_tile
 from .sensors import FACTOR, REFLECTANCE_SCALE
+from .spectra import SpectralProfile
 from .statistics import MIXED, ClassStatistics, mosaic, per_class, pure_classes
 
 BAND_NAMES: tuple[str, ...] = ('B2', 'B3', 'B4', 'B8')
@@ -110,7 +111,7 @@ def real_patch_statistics(image_path: Path, mask_path: Path) -> dict[str, ClassS
     return per_class(image, classes, REAL_CLASSES)
 
 
-def rendered_statistics(spectra: str, *, seed: int = 0, tiles: int = 8, tile_size: int = 160,
+def rendered_statistics(spectra: str | SpectralProfile, *, seed: int = 0, tiles: int = 8, tile_size: int = 160,
                         shift: str = 'default') -> dict[str, ClassStatistics]:
     """Per-class statistics of the target tiles 0..tiles-1 over their pure 10 m pixels (all 25 labels one class)."""
     images, classes = [], []
