@@ -58,7 +58,8 @@ def _ratio_span() -> Range:
 _MAN_MADE = {'NDVI': (-0.15, 0.30)}
 RANGES: dict[str, dict[str, dict[str, Range]]] = {
     'L1C': {
-        'green area': {**{b: _anchor_span(b, TOLERANCE) for b in BAND_NAMES}, 'NDVI': _anchor_span('NDVI', NDVI_TOLERANCE),
+        'green area': {**{b: _anchor_span(b, TOLERANCE) for b in BAND_NAMES},
+                       'NDVI': _anchor_span('NDVI', NDVI_TOLERANCE),
                        'B4/B3': _ratio_span(), 'texture B4': _anchor_span('texture B4', factor=TEXTURE_FACTOR),
                        'texture B8': _anchor_span('texture B8', factor=TEXTURE_FACTOR)},
         'urban area': {**_MAN_MADE, **{b: (0.06, 0.35) for b in BAND_NAMES}},

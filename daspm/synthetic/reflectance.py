@@ -178,6 +178,7 @@ def surface_reflectance(rng: np.random.Generator, labels: np.ndarray, instances:
     return np.clip(refl, 0.002, 0.95).astype(np.float32)
 
 
-def layout_reflectance(rng: np.random.Generator, layout: SceneLayout, materials: MaterialTable = MATERIALS) -> np.ndarray:
+def layout_reflectance(rng: np.random.Generator, layout: SceneLayout,
+                       materials: MaterialTable = MATERIALS) -> np.ndarray:
     """Surface reflectance (4, H, W) of a scene layout, using its object ids and lane marks."""
     return surface_reflectance(rng, layout.labels, layout.instances, layout.lane_marks, materials)

@@ -11,7 +11,7 @@ docs/synthetic_dataset.md.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -114,9 +114,8 @@ PROFILES: dict[str, SpectralProfile] = {
         materials=SENTINEL2_MATERIALS, response=IDENTITY_RESPONSE, gain=(1.0, 1.0, 1.0, 1.0),
         aot550=(0.05, 0.25), path_blue=(0.045, 0.065), path_exponent=3.5, airmass=1.0),
 }
-PROFILES['sentinel2-l2a'] = SpectralProfile(
-    **{**{k: getattr(PROFILES['sentinel2'], k) for k in SpectralProfile.__dataclass_fields__},
-       'name': 'sentinel2-l2a', 'summary': 'calibrated to Sentinel-2 L2A (surface reflectance)', 'level': 'L2A'})
+PROFILES['sentinel2-l2a'] = replace(PROFILES['sentinel2'], name='sentinel2-l2a', level='L2A',
+                                    summary='calibrated to Sentinel-2 L2A (surface reflectance)')
 
 
 def get_profile(name: str | SpectralProfile) -> SpectralProfile:
