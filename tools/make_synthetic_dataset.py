@@ -4,6 +4,7 @@
 Examples (from the repository root):
     python tools/make_synthetic_dataset.py data/synthetic --seed 0
     python tools/make_synthetic_dataset.py data/synthetic_optics2 --shift optics-2   # a blurrier target
+    python tools/make_synthetic_dataset.py data/synthetic_s2 --spectra sentinel2     # calibrated to real L1C
     # the published DASPM layout (image/, label/, 8-bit RGB on the 2 m grid), then its converters:
     python tools/make_synthetic_dataset.py data/synthetic_ref --layout reference
     python tools/convert_datasets/gaofen2m.py data/synthetic_ref/gaofen
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 try:
-    from daspm.synthetic import DEFAULT_SPLITS, LAYOUTS, SHIFTS, generate_dataset, parse_splits
+    from daspm.synthetic import DEFAULT_SPLITS, LAYOUTS, PROFILES, SHIFTS, generate_dataset, parse_splits
     from daspm.utils.errors import exit_on_input_error
 except ModuleNotFoundError as err:  # a checkout used before `make setup`
     if err.name != 'daspm':
@@ -47,6 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='target-domain shift (the source stays the same): default (today\'s rendering) '
                              f'or one of {", ".join(n for n in SHIFTS if n != "default")}; '
                              '<family>:weak|strong also works (see docs/synthetic_dataset.md)')
+    parser.add_argument('--spectra', default='default', metavar='PROFILE',
+                        help='material spectra and target atmosphere: default (the original rendering), '
+                             'sentinel2 (calibrated to real Sentinel-2 L1C, top of atmosphere) or '
+                             'sentinel2-l2a (the same as surface reflectance); combines with --shift '
+                             f'(choices: {", ".join(PROFILES)}; see docs/synthetic_dataset.md)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace a dataset this tool generated earlier in OUT_DIR (only its '
                              'gaofen/ and sentinel/ folders are removed)')
@@ -62,9 +68,11 @@ def main(argv: list[str] | None = None) -> None:
     manifest = generate_dataset(args.out_dir, seed=args.seed, tile_size=args.tile_size,
                                 num_source=args.num_source, num_target=args.num_target,
                                 splits=parse_splits(args.splits), overwrite=args.overwrite,
-                                progress=not args.quiet, layout=args.layout, shift=args.shift)
+                                progress=not args.quiet, layout=args.layout, shift=args.shift,
+                                spectra=args.spectra)
     elapsed = time.perf_counter() - start
-    print(f'wrote {args.out_dir} ({args.layout} layout, target shift {manifest["parameters"]["shift"]}) '
+    params = manifest['parameters']
+    print(f'wrote {args.out_dir} ({args.layout} layout, target shift {params["shift"]}, spectra {params["spectra"]}) '
           f'in {elapsed:.1f} s')
     for domain, spec in manifest['domains'].items():
         shares = ', '.join(f'{name} {100 * s:.1f}%' for name, s in spec['class_shares'].items())

@@ -3,7 +3,8 @@
 ``scene`` draws label layouts, ``reflectance`` turns them into 4-band surface reflectance,
 ``sensors`` renders each sensor, ``georef`` places tiles, ``writer`` writes files,
 ``reference_layout`` writes the published DASPM layout (8-bit RGB on the label grid), and
-``shifts`` names target-domain shifts, ``generate`` ties them together. See docs/synthetic_dataset.md.
+``shifts`` names target-domain shifts, ``spectra`` the material/atmosphere profiles (``calibration``
+and ``statistics`` measure them against a real patch), ``generate`` ties them together. See docs/synthetic_dataset.md.
 """
 from .generate import (DEFAULT_SPLITS, GENERATOR_NAME, GENERATOR_VERSION, Tile, generate_dataset, make_tile,
                        parse_splits, tile_name, tile_rngs, validate_layout, validate_tile_size)
@@ -12,6 +13,7 @@ from .reflectance import BANDS, MATERIALS, layout_reflectance, surface_reflectan
 from .scene import (GREEN, IMPERVIOUS, NUM_CLASSES, ROAD, URBAN, WATER, SceneLayout, class_counts, make_layout,
                     make_scene)
 from .shifts import SHIFTS, TargetShift, get_shift
+from .spectra import PROFILES, SpectralProfile, get_profile
 from .sensors import PSF_SIGMA_M, PSF_SIGMA_PX, draw_atmosphere, render_gaofen, render_sentinel
 from .writer import MANIFEST_NAME, RAW_CODES
 
@@ -21,4 +23,5 @@ __all__ = [
     'REFERENCE_LAYOUT', 'sentinel_rgb_on_label_grid', 'BANDS', 'MATERIALS', 'layout_reflectance',
     'surface_reflectance', 'GREEN', 'IMPERVIOUS', 'NUM_CLASSES', 'ROAD', 'URBAN', 'WATER', 'SceneLayout',
     'class_counts', 'make_layout', 'make_scene', 'PSF_SIGMA_M', 'PSF_SIGMA_PX', 'draw_atmosphere',
-    'render_gaofen', 'render_sentinel', 'MANIFEST_NAME', 'RAW_CODES', 'SHIFTS', 'TargetShift', 'get_shift']
+    'render_gaofen', 'render_sentinel', 'MANIFEST_NAME', 'RAW_CODES', 'SHIFTS', 'TargetShift', 'get_shift',
+    'PROFILES', 'SpectralProfile', 'get_profile']

@@ -19,6 +19,7 @@ from .reflectance import BANDS, layout_reflectance
 from .scene import NUM_CLASSES, class_counts, make_layout
 from .sensors import Atmosphere
 from .shifts import TargetShift, apply_land_cover, get_shift, shift_tags
+from .spectra import SpectralProfile, check_combination, get_profile, profile_tags
 
 GENERATOR_NAME = 'daspm.synthetic'
 GENERATOR_VERSION = '1.0.0'
@@ -52,22 +53,26 @@ class Tile:
     atmosphere: Atmosphere | None = None
 
 
-def make_tile(seed: int, domain: str, index: int, tile_size: int, shift: str | TargetShift = 'default') -> Tile:
+def make_tile(seed: int, domain: str, index: int, tile_size: int, shift: str | TargetShift = 'default',
+              spectra: str | SpectralProfile = 'default') -> Tile:
     """Render tile ``index`` of ``domain`` in memory (no files); deterministic in its arguments.
 
     ``shift`` (a name of shifts.SHIFTS) changes the target rendering only: the source, the
-    scenes and the random streams stay those of ``default``.
+    scenes and the random streams stay those of ``default``. ``spectra`` (a name of
+    spectra.PROFILES) sets the material spectra of both domains and the target's atmosphere.
     """
+    profile = get_profile(spectra)
     scene_rng, material_rng, sensor_rng = tile_rngs(seed, domain, index)
     layout = make_layout(scene_rng, tile_size)
-    reflectance = layout_reflectance(material_rng, layout)
+    reflectance = layout_reflectance(material_rng, layout, profile.materials)
     if domain == 'gaofen':
         return Tile(tile_name(domain, index), layout.labels, sensors.render_gaofen(sensor_rng, reflectance),
                     layout.district)
     shift = get_shift(shift)
+    check_combination(profile, shift)
     reflectance = apply_land_cover(shift, reflectance, layout.labels)
-    atmosphere = sensors.draw_atmosphere(sensor_rng, shift.aot550, shift.path_blue)
-    image = sensors.render_sentinel(sensor_rng, reflectance, atmosphere, shift)
+    atmosphere = sensors.draw_atmosphere(sensor_rng, *profile.atmosphere_ranges(shift))
+    image = sensors.render_sentinel(sensor_rng, reflectance, atmosphere, shift, profile)
     return Tile(tile_name(domain, index), layout.labels, image, layout.district, atmosphere)
 
 
@@ -139,9 +144,9 @@ def _rounded(array: np.ndarray) -> list:
 
 
 def _domain_spec(domain: str, tile_size: int, layout: str = reference_layout.DASPM_LAYOUT,
-                 shift: TargetShift | None = None) -> dict[str, Any]:
+                 shift: TargetShift | None = None, profile: SpectralProfile | None = None) -> dict[str, Any]:
     """What the files of a domain hold (for the manifest, so converters need not guess)."""
-    spec = _render_spec(domain, tile_size, shift or TargetShift())
+    spec = _render_spec(domain, tile_size, shift or TargetShift(), profile or get_profile('default'))
     if layout == reference_layout.REFERENCE_LAYOUT:
         spec['image'] = reference_layout.image_spec(domain, tile_size, sensors.FINE_GSD_M)
         spec['label_to_image_factor'] = 1
@@ -155,7 +160,7 @@ def _domain_spec(domain: str, tile_size: int, layout: str = reference_layout.DAS
     return spec
 
 
-def _render_spec(domain: str, tile_size: int, shift: TargetShift) -> dict[str, Any]:
+def _render_spec(domain: str, tile_size: int, shift: TargetShift, profile: SpectralProfile) -> dict[str, Any]:
     """What the renderer makes of a domain (the default layout writes it unchanged)."""
     coarse = tile_size // sensors.FACTOR
     label = dict(dtype='uint8', bands=1, shape=[tile_size, tile_size], gsd_m=sensors.FINE_GSD_M,
@@ -165,18 +170,38 @@ def _render_spec(domain: str, tile_size: int, shift: TargetShift) -> dict[str, A
                      gsd_m=sensors.FINE_GSD_M, nodata=None)
         model = dict(crosstalk=_rounded(sensors.GAOFEN_CROSSTALK), gain=_rounded(sensors.GAOFEN_GAIN),
                      offset=_rounded(sensors.GAOFEN_OFFSET), white=sensors.GAOFEN_WHITE,
-                     gamma=sensors.GAOFEN_GAMMA, noise_dn=sensors.GAOFEN_NOISE_DN)
+                     gamma=sensors.GAOFEN_GAMMA, noise_dn=sensors.GAOFEN_NOISE_DN, spectra=profile.name)
         return dict(role='source', sensor='Gaofen-2-like RGB camera', image=image, label=label, sensor_model=model)
     image = dict(dtype='uint16', bands=list(sensors.SENTINEL_BANDS), shape=[coarse, coarse],
                  gsd_m=sensors.COARSE_GSD_M, nodata=None, scale=sensors.REFLECTANCE_SCALE, valid_range=[1, 10000])
     sigma_m = shift.psf_sigma_m()
-    model = dict(response=_rounded(shift.response(sensors.SENTINEL_RESPONSE)), gain=_rounded(sensors.SENTINEL_GAIN),
+    response = shift.response(profile.response_matrix(sensors.SENTINEL_RESPONSE))
+    model = dict(response=_rounded(response), gain=_rounded(profile.gain_vector(sensors.SENTINEL_GAIN)),
                  psf='gaussian', psf_sigma_m=round(sigma_m, 4),
                  psf_sigma_fine_px=round(sigma_m / sensors.FINE_GSD_M, 4), mtf_at_nyquist=shift.mtf_at_nyquist,
                  downsampling=f'{sensors.FACTOR}x{sensors.FACTOR} area mean', snr=_rounded(sensors.SENTINEL_SNR),
-                 noise_reference_reflectance=sensors.NOISE_REF_REFLECTANCE, shift=shift.as_dict())
+                 noise_reference_reflectance=sensors.NOISE_REF_REFLECTANCE, shift=shift.as_dict(),
+                 spectra=profile.as_dict(), haze_ranges=dict(zip(('aot550', 'path_blue'),
+                                                                 map(list, profile.atmosphere_ranges(shift)))))
     return dict(role='target', sensor='Sentinel-2-like MSI (10 m bands)', image=image, label=label,
                 sensor_model=model, label_to_image_factor=sensors.FACTOR)
+
+
+def _tile_tags(tile: Tile, domain: str, layout: str, shift: TargetShift, profile: SpectralProfile) -> dict[str, str]:
+    """GeoTIFF tags of a tile's image: sensor, district, haze; shift and spectra unless default."""
+    if domain == 'gaofen':
+        tags = {'SENSOR': 'synthetic Gaofen-2-like RGB', 'GSD_M': '2', 'DISTRICT': tile.district}
+    elif layout == reference_layout.REFERENCE_LAYOUT:
+        tags = {**reference_layout.sentinel_tags(tile.atmosphere.as_dict()), 'DISTRICT': tile.district}
+    else:
+        tags = {'SENSOR': 'synthetic Sentinel-2-like MSI', 'GSD_M': '10',
+                'REFLECTANCE_SCALE': str(sensors.REFLECTANCE_SCALE),
+                **{f'HAZE_{k.upper()}': str(v) for k, v in tile.atmosphere.as_dict().items()},
+                'DISTRICT': tile.district}
+    if domain == 'sentinel':
+        tags.update(shift_tags(shift))  # none for default: its files stay byte for byte
+    tags.update(profile_tags(profile, domain))  # likewise
+    return tags
 
 
 def validate_layout(layout: Any) -> str:
@@ -190,15 +215,17 @@ def validate_layout(layout: Any) -> str:
 def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: int = 320, num_source: int = 24,
                      num_target: int = 24, splits: Sequence[float] = DEFAULT_SPLITS, overwrite: bool = False,
                      progress: bool = True, layout: str = reference_layout.DASPM_LAYOUT,
-                     shift: str = 'default') -> dict[str, Any]:
+                     shift: str = 'default', spectra: str = 'default') -> dict[str, Any]:
     """Write a synthetic Gaofen (source) / Sentinel-2 (target) dataset in the RAW layout; return its manifest.
 
     ``layout='reference'`` writes the published DASPM layout instead (see ``reference_layout``);
-    ``shift`` names a target-domain shift of ``shifts.SHIFTS`` (the source stays the same).
+    ``shift`` names a target-domain shift of ``shifts.SHIFTS`` (the source stays the same);
+    ``spectra`` a profile of ``spectra.PROFILES`` (material spectra and target atmosphere).
     """
     out = Path(out_dir)
     layout = validate_layout(layout)
-    target_shift = get_shift(shift)
+    target_shift, profile = get_shift(shift), get_profile(spectra)
+    check_combination(profile, target_shift)
     seed = _check_int('seed', seed, 0)
     tile_size = validate_tile_size(tile_size)
     counts = {'gaofen': _check_int('num_source', num_source, 1), 'sentinel': _check_int('num_target', num_target, 1)}
@@ -208,10 +235,11 @@ def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: in
     manifest: dict[str, Any] = dict(
         generator=GENERATOR_NAME, version=GENERATOR_VERSION, status='incomplete',
         parameters=dict(seed=seed, tile_size=tile_size, num_source=counts['gaofen'], num_target=counts['sentinel'],
-                        splits=[round(f, 6) for f in fractions], layout=layout, shift=target_shift.name),
+                        splits=[round(f, 6) for f in fractions], layout=layout, shift=target_shift.name,
+                        spectra=profile.name),
         crs=f'EPSG:{georef.CRS_EPSG}', raw_codes={str(k): v for k, v in writer.RAW_CODES.items()},
         reflectance_bands=list(BANDS), written=[*writer.DOMAIN_DIRS, writer.README_NAME, writer.MANIFEST_NAME],
-        domains={d: _domain_spec(d, tile_size, layout, target_shift) for d in DOMAINS})
+        domains={d: _domain_spec(d, tile_size, layout, target_shift, profile) for d in DOMAINS})
     # Written first, so that an interrupted run is recognised (and may be overwritten) later.
     out.mkdir(parents=True, exist_ok=True)
     writer.write_json(out / writer.MANIFEST_NAME, manifest)
@@ -222,22 +250,14 @@ def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: in
         pixels = np.zeros(NUM_CLASSES, np.int64)
         names = []
         for index in range(counts[domain]):
-            tile = make_tile(seed, domain, index, tile_size, target_shift)
+            tile = make_tile(seed, domain, index, tile_size, target_shift, profile)
             label_transform = georef.tile_transform(domain, index, tile_size, sensors.FINE_GSD_M)
             if domain == 'gaofen':
                 image_transform, bands = label_transform, sensors.GAOFEN_BANDS
-                tags = {'SENSOR': 'synthetic Gaofen-2-like RGB', 'GSD_M': '2'}
             else:
                 image_transform = georef.tile_transform(domain, index, tile_size, sensors.COARSE_GSD_M)
                 bands = sensors.SENTINEL_BANDS
-                tags = {'SENSOR': 'synthetic Sentinel-2-like MSI', 'GSD_M': '10',
-                        'REFLECTANCE_SCALE': str(sensors.REFLECTANCE_SCALE),
-                        **{f'HAZE_{k.upper()}': str(v) for k, v in tile.atmosphere.as_dict().items()}}
-            tags['DISTRICT'] = tile.district
-            if domain == 'sentinel':
-                if layout == reference_layout.REFERENCE_LAYOUT:
-                    tags = {**reference_layout.sentinel_tags(tile.atmosphere.as_dict()), 'DISTRICT': tile.district}
-                tags.update(shift_tags(target_shift))  # none for default: its files stay byte for byte
+            tags = _tile_tags(tile, domain, layout, target_shift, profile)
             if layout == reference_layout.REFERENCE_LAYOUT:
                 reference_layout.write_tile(out / domain, domain, tile.name, tile.image, tile.labels, crs=crs,
                                             label_transform=label_transform, tags=tags)

@@ -27,9 +27,13 @@ class Material:
     weight: float
 
 
-# Typical laboratory / field spectra at the four band centres, rounded. Vegetation: low red,
-# red-edge jump to high NIR; water: NIR near zero; man-made surfaces: flat-ish spectra.
-MATERIALS: dict[int, tuple[Material, ...]] = {
+MaterialTable = dict[int, tuple[Material, ...]]  # class id -> its endmembers
+
+# Typical laboratory / field spectra at the four band centres, rounded (the ``default`` spectra;
+# spectra.py holds a table calibrated to Sentinel-2). Vegetation: low red, red-edge jump to high
+# NIR; water: NIR near zero; man-made surfaces: flat-ish spectra. In every table the first green
+# material is the canopy that tree crowns blend towards, the second water material the turbid margin.
+MATERIALS: MaterialTable = {
     GREEN: (Material('dense tree canopy', (0.030, 0.060, 0.035, 0.45), 0.35),
             Material('irrigated lawn', (0.045, 0.095, 0.060, 0.38), 0.30),
             Material('shrubs and mixed vegetation', (0.040, 0.075, 0.055, 0.32), 0.20),
@@ -71,10 +75,10 @@ def _instances_from_labels(labels: np.ndarray) -> np.ndarray:
     return instances
 
 
-def _object_spectra(rng: np.random.Generator, object_class: np.ndarray) -> np.ndarray:
+def _object_spectra(rng: np.random.Generator, object_class: np.ndarray, by_class: MaterialTable) -> np.ndarray:
     """(n_objects, 4) spectra: a random mix of two endmembers of the object's class, scaled."""
     spectra = np.zeros((len(object_class), 4), np.float32)
-    for cls, materials in MATERIALS.items():
+    for cls, materials in by_class.items():
         idx = np.flatnonzero(object_class == cls)
         if idx.size == 0:
             continue
@@ -111,8 +115,11 @@ def _cast_shadows(rng: np.random.Generator, labels: np.ndarray, instances: np.nd
 
 
 def surface_reflectance(rng: np.random.Generator, labels: np.ndarray, instances: np.ndarray | None = None,
-                        lane_marks: np.ndarray | None = None) -> np.ndarray:
-    """Surface reflectance (4, H, W) float32 in bands (blue, green, red, NIR) for a label map."""
+                        lane_marks: np.ndarray | None = None, materials: MaterialTable = MATERIALS) -> np.ndarray:
+    """Surface reflectance (4, H, W) float32 in bands (blue, green, red, NIR) for a label map.
+
+    ``materials`` is the endmember table per class (MATERIALS, or a calibrated one of spectra.py).
+    """
     labels = np.asarray(labels)
     shape = labels.shape
     if instances is None:
@@ -121,7 +128,7 @@ def surface_reflectance(rng: np.random.Generator, labels: np.ndarray, instances:
     object_class = np.full(n_obj, -1, np.int64)
     object_class[instances.ravel()] = labels.ravel()  # one class per id, by construction
 
-    refl = _object_spectra(rng, object_class)[instances].transpose(2, 0, 1).copy()  # (4, H, W)
+    refl = _object_spectra(rng, object_class, materials)[instances].transpose(2, 0, 1).copy()  # (4, H, W)
 
     # Textures: multiplicative so that they keep each object's spectral shape.
     fine, patch = smooth_noise(rng, shape, 0.8), smooth_noise(rng, shape, 6.0)
@@ -136,7 +143,7 @@ def surface_reflectance(rng: np.random.Generator, labels: np.ndarray, instances:
     treeness = rng.uniform(0.0, 1.0, size=n_obj)[instances]
     crown_field = smooth_noise(rng, shape, 1.3)
     crowns = green & (crown_field > 1.0 - 1.6 * treeness)
-    canopy = np.array(MATERIALS[GREEN][0].reflectance, np.float32)[:, None]
+    canopy = np.array(materials[GREEN][0].reflectance, np.float32)[:, None]
     refl[:, crowns] = 0.5 * refl[:, crowns] + 0.5 * canopy * (1 + 0.15 * crown_field[crowns])
     crown_shade = green & ~crowns & _shift(crowns, -1, 0)
     refl[:, crown_shade] *= 0.6
@@ -162,7 +169,7 @@ def surface_reflectance(rng: np.random.Generator, labels: np.ndarray, instances:
     if water.any():
         depth = cv2.distanceTransform(water, cv2.DIST_L2, 3)
         shallow = (water > 0) & (depth < 3)
-        turbid = np.array(MATERIALS[WATER][1].reflectance, np.float32)[:, None]
+        turbid = np.array(materials[WATER][1].reflectance, np.float32)[:, None]
         refl[:, shallow] = 0.6 * refl[:, shallow] + 0.4 * turbid
 
     # Cast shadows last: only diffuse skylight (bluish) reaches them.
@@ -171,6 +178,7 @@ def surface_reflectance(rng: np.random.Generator, labels: np.ndarray, instances:
     return np.clip(refl, 0.002, 0.95).astype(np.float32)
 
 
-def layout_reflectance(rng: np.random.Generator, layout: SceneLayout) -> np.ndarray:
+def layout_reflectance(rng: np.random.Generator, layout: SceneLayout,
+                       materials: MaterialTable = MATERIALS) -> np.ndarray:
     """Surface reflectance (4, H, W) of a scene layout, using its object ids and lane marks."""
-    return surface_reflectance(rng, layout.labels, layout.instances, layout.lane_marks)
+    return surface_reflectance(rng, layout.labels, layout.instances, layout.lane_marks, materials)

@@ -13,6 +13,7 @@ from scipy import ndimage
 from .fields import planar_gradient
 from .reflectance import CENTRE_WAVELENGTHS_NM
 from .shifts import AOT550_RANGE, MTF_AT_NYQUIST, PATH_BLUE_RANGE, TargetShift, apply_radiometry, psf_sigma_m
+from .spectra import PROFILES, SpectralProfile
 
 FINE_GSD_M = 2.0
 COARSE_GSD_M = 10.0
@@ -95,11 +96,16 @@ def area_downsample(image: np.ndarray, factor: int = FACTOR) -> np.ndarray:
     return image.reshape(bands, height // factor, factor, width // factor, factor).mean(axis=(2, 4))
 
 
-def apply_atmosphere(reflectance: np.ndarray, atmosphere: Atmosphere, rng: np.random.Generator) -> np.ndarray:
-    """Top-of-atmosphere-like reflectance: rho * T + P, haze stronger at short wavelengths."""
+def apply_atmosphere(reflectance: np.ndarray, atmosphere: Atmosphere, rng: np.random.Generator,
+                     path_exponent: float = 2.0, airmass: float = 1.0) -> np.ndarray:
+    """Top-of-atmosphere-like reflectance: rho * T + P, haze stronger at short wavelengths.
+
+    ``path_exponent`` is the fall-off of the path reflectance with wavelength (4: pure Rayleigh),
+    ``airmass`` the optical path through the aerosol (sun and view, 1 in the default chain).
+    """
     wavelengths = np.array(CENTRE_WAVELENGTHS_NM, np.float32)
-    tau = atmosphere.aot550 * (wavelengths / 550.0) ** -atmosphere.angstrom
-    path = atmosphere.path_blue * (wavelengths / wavelengths[0]) ** -2.0  # Rayleigh-like fall-off
+    tau = atmosphere.aot550 * (wavelengths / 550.0) ** -atmosphere.angstrom * airmass
+    path = atmosphere.path_blue * (wavelengths / wavelengths[0]) ** -path_exponent  # Rayleigh-like fall-off
     haze = planar_gradient(rng, reflectance.shape[1:], atmosphere.gradient)[None]  # thicker on one side
     transmission = np.exp(-tau[:, None, None] * haze)
     return reflectance * transmission + path[:, None, None] * haze
@@ -113,17 +119,22 @@ def sensor_noise(rng: np.random.Generator, reflectance: np.ndarray) -> np.ndarra
 
 
 def render_sentinel(rng: np.random.Generator, reflectance: np.ndarray, atmosphere: Atmosphere | None = None,
-                    shift: TargetShift | None = None) -> np.ndarray:
+                    shift: TargetShift | None = None, profile: SpectralProfile | None = None) -> np.ndarray:
     """Sentinel-2-like 10 m image (4, H/5, W/5) uint16 (B2, B3, B4, B8 reflectance x 10000).
 
     ``shift`` changes the band response, the PSF and the radiometry (its haze ranges act through
-    ``draw_atmosphere``, its land cover on the surface reflectance before this call).
+    ``draw_atmosphere``, its land cover on the surface reflectance before this call); ``profile``
+    (spectra.py) sets the band response, gains and atmosphere, and skips the haze for L2A.
     """
     shift = shift or TargetShift()
+    profile = profile or PROFILES['default']
     if atmosphere is None:
-        atmosphere = draw_atmosphere(rng, shift.aot550, shift.path_blue)
-    signal = np.tensordot(shift.response(SENTINEL_RESPONSE), reflectance, axes=1) * SENTINEL_GAIN[:, None, None]
+        atmosphere = draw_atmosphere(rng, *profile.atmosphere_ranges(shift))
+    response = shift.response(profile.response_matrix(SENTINEL_RESPONSE))
+    signal = np.tensordot(response, reflectance, axes=1) * profile.gain_vector(SENTINEL_GAIN)[:, None, None]
     coarse = area_downsample(psf_blur(signal.astype(np.float32), shift.psf_sigma_m() / FINE_GSD_M))
-    toa = sensor_noise(rng, apply_atmosphere(coarse, atmosphere, rng).astype(np.float32))
+    if profile.level == 'L1C':
+        coarse = apply_atmosphere(coarse, atmosphere, rng, profile.path_exponent, profile.airmass)
+    toa = sensor_noise(rng, coarse.astype(np.float32))
     toa = apply_radiometry(shift, toa)
     return np.clip(np.rint(toa * REFLECTANCE_SCALE), 1, REFLECTANCE_SCALE).astype(np.uint16)

@@ -119,6 +119,11 @@ def readme_text(manifest: Mapping[str, Any]) -> str:
     def shares(domain: str) -> str:
         return ', '.join(f'{name} {100 * s:.1f}%' for name, s in dom[domain]['class_shares'].items())
 
+    spectra = ''
+    if p.get('spectra', 'default') != 'default':
+        record = dom['sentinel']['sensor_model']['spectra']
+        spectra = (f"\n- Spectra `{p['spectra']}`: {record['summary']}; material spectra of both domains and the "
+                   "target's sensor chain calibrated against real Sentinel-2 (see the manifest).")
     if p.get('layout') == 'reference':
         files = """- Published DASPM layout: `<domain>/image/*.tif` and `<domain>/label/*.tif`, every image on
   the 2 m grid of its label; split files only for the target.
@@ -150,7 +155,7 @@ share it freely (intended as a CC0 1.0 public-domain dedication). It stands in f
 DASPM data in tests and smoke runs; accuracy on it says nothing about real imagery.
 
 {files}
-- CRS {manifest['crs']} (projected, north-up); every tile lies at its own place.
+- CRS {manifest['crs']} (projected, north-up); every tile lies at its own place.{spectra}
 
 Labels hold RAW codes (nodata 0); the training id is code - 1:
 

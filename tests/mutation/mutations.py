@@ -54,6 +54,8 @@ _DIAG = 'daspm/engine/hooks/pseudo_label_diagnostics.py'
 _GEN = 'daspm/synthetic/generate.py'
 _SHIFTS = 'daspm/synthetic/shifts.py'
 _SENS = 'daspm/synthetic/sensors.py'
+_SPECTRA = 'daspm/synthetic/spectra.py'
+T_CAL = 'tests/test_synthetic_calibration.py'
 T_CONV = 'tests/test_converters.py'
 T_SCENE = 'tests/test_scene_mapping.py'
 T_OPT = 'tests/test_optimizer_groups.py'
@@ -337,12 +339,19 @@ MUTATIONS: list[Mutation] = [
     M('test-suite-outside-venv', 'scripts/run_tests.sh', '.venv/bin/python -m pytest -q', 'python -m pytest -q', "the suite runs with whatever python is on PATH, not the project's .venv", ['tests/test_docs.py::test_ci_runs_make_test_which_runs_the_suite_the_readme_names']),
     M('docs-heading-renamed-under-a-link', 'docs/results.md', '\n## On one H100\n', '\n## On an H100\n', 'a heading renamed while another page links to its anchor', ['tests/test_docs.py::test_relative_links_resolve']),
     # -- synthetic target-domain shifts -----------------------------------------------------------
-    M('shift-season-on-the-source', _GEN, '    reflectance = layout_reflectance(material_rng, layout)\n    if domain', '    reflectance = apply_land_cover(get_shift(shift), layout_reflectance(material_rng, layout), layout.labels)\n    if domain', "the season's land cover applied to the source too", [f'{T_SHIFT}::test_source_tiles_ignore_the_shift']),
-    M('shift-haze-ranges-ignored', _GEN, 'sensors.draw_atmosphere(sensor_rng, shift.aot550, shift.path_blue)', 'sensors.draw_atmosphere(sensor_rng)', "the atmosphere family's haze ranges not used when drawing a tile's haze", [T_SHIFT]),
+    M('shift-season-on-the-source', _GEN, '    reflectance = layout_reflectance(material_rng, layout, profile.materials)\n    if domain', '    reflectance = apply_land_cover(get_shift(shift), layout_reflectance(material_rng, layout, profile.materials), layout.labels)\n    if domain', "the season's land cover applied to the source too", [f'{T_SHIFT}::test_source_tiles_ignore_the_shift']),
+    M('shift-haze-ranges-ignored', _GEN, 'sensors.draw_atmosphere(sensor_rng, *profile.atmosphere_ranges(shift))', 'sensors.draw_atmosphere(sensor_rng)', "the atmosphere family's haze ranges not used when drawing a tile's haze", [T_SHIFT]),
     M('shift-tone-curve-inverted', _SHIFTS, '** np.float32(1.0 / shift.gamma)', '** np.float32(shift.gamma)', 'tone curve rho ** gamma instead of rho ** (1 / gamma) (darkens instead of brightening)', [T_SHIFT]),
     M('shift-season-on-every-class', _SHIFTS, '    green = labels == GREEN\n', '    green = labels >= GREEN\n', "the season's vegetation factors applied to every class", [T_SHIFT]),
     M('shift-default-tagged', _SHIFTS, '    if shift.is_default:\n        return {}\n', '', 'default files tagged (no longer byte-identical to the generator before shifts)', [T_SHIFT]),
     M('shift-psf-in-metres', _SENS, 'psf_blur(signal.astype(np.float32), shift.psf_sigma_m() / FINE_GSD_M)', 'psf_blur(signal.astype(np.float32), shift.psf_sigma_m())', 'PSF sigma in metres used as fine pixels', [T_SHIFT]),
+    # -- synthetic spectral profiles (--spectra sentinel2) ------------------------------------------
+    M('spectra-default-tagged', _SPECTRA, '    if profile.is_default:\n        return {}\n', '', 'default files tagged with their spectra (no longer byte-identical)', [T_CAL]),
+    M('spectra-materials-not-passed', _GEN, 'layout_reflectance(material_rng, layout, profile.materials)', 'layout_reflectance(material_rng, layout)', 'the calibrated material spectra never reach the rendering', [T_CAL]),
+    M('spectra-l2a-keeps-haze', _SENS, "    if profile.level == 'L1C':\n", "    if True:\n", 'the L2A (surface reflectance) profile still gets the atmosphere', [T_CAL]),
+    M('spectra-path-exponent-ignored', _SENS, 'apply_atmosphere(coarse, atmosphere, rng, profile.path_exponent, profile.airmass)', 'apply_atmosphere(coarse, atmosphere, rng)', "the calibrated Rayleigh-like path fall-off not used (the default's lambda^-2)", [T_CAL]),
+    M('spectra-profile-haze-beats-shift', _SPECTRA, "path = shift.path_blue if 'path_blue' in shift.changes else self.path_blue", 'path = self.path_blue', "the profile's haze range replaces the shift's instead of the shift applying on top", [T_CAL]),
+    M('calibration-texture-across-borders', 'daspm/synthetic/statistics.py', "    inside = interior(classes, cls)\n", "    inside = mask\n", 'texture measured on every class pixel, borders with other classes included', [T_CAL]),
     # -- pseudo-label diagnostics (target labels for diagnosis only) --------------------------------
     M('dacs-trains-on-target-labels', _DACS, "            log_vars['pseudo_weight'] = confident.float()\n", "            if 'gt_sem_seg' in target['data_samples'][0]:\n                pseudo_label = torch.stack([s.gt_sem_seg.data[0] for s in target['data_samples']]).long()\n            log_vars['pseudo_weight'] = confident.float()\n", 'the target labels leak into training (they replace the pseudo-labels when the batch holds them)', [f'{T_DIAG}::test_training_never_reads_the_target_labels']),
     M('diag-ignored-pixels-scored', _DIAG, '    keep = true != ignore_index\n', '    keep = true >= 0\n', 'unlabelled (ignore) pixels scored as a class', [T_DIAG]),
