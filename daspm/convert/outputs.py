@@ -133,7 +133,8 @@ class OutputRules:
     links_too: bool = False
 
 
-def prepare_output(inputs: Sequence[Path], out: Path, rules: OutputRules, overwrite: bool) -> tuple[bool, dict[str, Any]]:
+def prepare_output(inputs: Sequence[Path], out: Path, rules: OutputRules,
+                   overwrite: bool) -> tuple[bool, dict[str, Any]]:
     """Check ``out`` against the inputs and a previous conversion; clear it for ``overwrite``.
 
     Returns (resuming, the previous manifest or {}).

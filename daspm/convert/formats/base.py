@@ -166,4 +166,5 @@ def class_lines(manifest: Mapping[str, Any], result: Mapping[str, Any], width: i
     return lines
 
 
-__all__ = ['MANIFEST_FORMAT', 'MANIFEST_VERSION', 'MANIFEST', 'Pair', 'RawInput', 'PairFormat', 'check_input_dir', 'class_lines']
+__all__ = ['MANIFEST_FORMAT', 'MANIFEST_VERSION', 'MANIFEST', 'Pair', 'RawInput', 'PairFormat', 'check_input_dir',
+           'class_lines']

@@ -403,5 +403,6 @@ SENTINEL10M = GeoTiffFormat(
                    'an integer factor coarser, e.g. 10 m (target)', image_bands=None,
     subpixel_labels=True, dataset_type='SentinelDataset')
 
-__all__ = ['GAOFEN2M', 'SENTINEL10M', 'GeoTiffFormat', 'GeoTiffRules', 'check_label_grid', 'common_image_format', 'convert_geotiff_pair', 'find_pairs', 'find_raw_dirs', 'read_image_format',
+__all__ = ['GAOFEN2M', 'SENTINEL10M', 'GeoTiffFormat', 'GeoTiffRules', 'check_label_grid', 'common_image_format',
+           'convert_geotiff_pair', 'find_pairs', 'find_raw_dirs', 'read_image_format',
            'read_splits', 'read_train_ids', 'split_file', 'write_train_ids']

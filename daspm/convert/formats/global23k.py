@@ -63,7 +63,7 @@ def find_global23k(raw: Path) -> RawInput:
 
 GLOBAL23K = FolderFormat(
     'global23k', 'Global23k (the reference\'s global23k.py): raw 10-class codes in label_da/ onto the five DASPM '
-    'classes (an assumed table: see --help)', GLOBAL23K_HELP, find_global23k,
+    'classes (the meaning of the codes is an assumption, see docs/datasets.md)', GLOBAL23K_HELP, find_global23k,
     {'assumed-glc10': GLC10_CODES}, {'assumed-glc10': GLC10_CODE_NAMES}, complete_splits=False,
     configs=('configs/daspm/gaofen2sentinel_*.py (source: GaofenDataset, img_suffix = the image suffix above)',),
     classes=DASPM_CLASSES, palette=DASPM_PALETTE, dataset_type='GaofenDataset', reader='the DASPM configs')

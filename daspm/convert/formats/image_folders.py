@@ -335,7 +335,7 @@ class FolderFormat(PairFormat):
             parser.add_argument('--label-table', choices=list(self.tables), default=self.default_table,
                                 help='how label values map to the train ids (default %(default)s); see below')
         parser.add_argument('--label-map', default=None, metavar='CODE=ID,...',
-                            help='extra or changed entries of the label table, e.g. 8=5,10=255 '
+                            help=f'extra or changed entries of the label table, e.g. 8={len(self.classes) - 2},10=255 '
                                  f'(ID 0..{len(self.classes) - 1} or 255 = ignore)')
         if self.complete_splits:
             parser.add_argument('--val-ratio', type=float, default=0.1,

@@ -21,7 +21,7 @@ from daspm.classes import IGNORE_INDEX, LOVEDA_CLASSES, LOVEDA_PALETTE
 from daspm.utils.errors import DaspmInputError
 
 from .base import Pair, RawInput, check_input_dir
-from .image_folders import FolderFormat, pair_folder, read_split_files
+from .image_folders import FolderFormat, pair_folder
 
 #: LoveDA masks: 0 = no data, 1..7 = background, building, road, water, barren, forest, agricultural.
 LOVEDA_CODES: Mapping[int, int] = MappingProxyType({0: IGNORE_INDEX, **{c: c - 1 for c in range(1, 8)}})

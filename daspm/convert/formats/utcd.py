@@ -57,7 +57,8 @@ UTCD = FolderFormat(
     'utcd', 'UTCD in the LoveDA classes: a target domain', UTCD_HELP, find_utcd,
     {'train-ids': TRAIN_ID_CODES, 'loveda-codes': LOVEDA_CODES},
     {'train-ids': TRAIN_ID_NAMES, 'loveda-codes': LOVEDA_CODE_NAMES}, complete_splits=True,
-    configs=(UDA_CONFIG.format('loveda2utcd', '*'),), classes=LOVEDA_CLASSES, palette=LOVEDA_PALETTE, dataset_type='UTCDataset',
+    configs=(UDA_CONFIG.format('loveda2utcd', '*'),), classes=LOVEDA_CLASSES, palette=LOVEDA_PALETTE,
+    dataset_type='UTCDataset',
     unknown_hint=_UTCD_HINT)
 
 __all__ = ['UTCD', 'TRAIN_ID_CODES', 'TRAIN_ID_NAMES', 'find_utcd']

@@ -44,6 +44,7 @@ def find_whdld(raw: Path) -> RawInput:
 WHDLD = FolderFormat(
     'whdld', 'WHDLD (2 m RGB, 256 x 256) mapped onto the LoveDA classes: a target domain', WHDLD_HELP,
     find_whdld, {'whdld-to-loveda': WHDLD_CODES}, {'whdld-to-loveda': WHDLD_CODE_NAMES}, complete_splits=True,
-    configs=(UDA_CONFIG.format('loveda2whdld', '*'),), classes=LOVEDA_CLASSES, palette=LOVEDA_PALETTE, dataset_type='WHDLDataset')
+    configs=(UDA_CONFIG.format('loveda2whdld', '*'),), classes=LOVEDA_CLASSES, palette=LOVEDA_PALETTE,
+    dataset_type='WHDLDataset')
 
 __all__ = ['WHDLD', 'WHDLD_CODES', 'WHDLD_CODE_NAMES', 'find_whdld']
