@@ -103,7 +103,7 @@ def test_table_is_explicit_and_label_map_corrects_it(tmp_path):
     # the stopped run's folder refuses a table that changes an entry (8); a new folder takes it
     changed = call_cli(cli, ['global23k', str(raw), '-o', str(tmp_path / 'out'), '--label-map', '11=2,8=1'])
     assert changed.code == 2 and 'resuming would mix two tables' in changed.stderr
-    done = call_cli_ok(cli, ['global23k', str(raw), '-o', str(tmp_path / 'mapped'), '--label-map', '11=2,8=1'])
+    done = call_cli_ok(cli, ['global23k', str(raw), '--out-dir', str(tmp_path / 'mapped'), '--label-map', '11=2,8=1'])
     ann = _read(tmp_path / 'mapped' / 'ann_dir' / 'tile_01.tif')
     assert ann[1, 1] == 2 and np.array_equal(ann == 1, codes == 8)  # both entries took effect
     assert done.value['manifest']['label_table']['name'] == 'assumed-glc10 + --label-map 8=1,11=2'

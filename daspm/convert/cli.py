@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         return
     fmt = FORMATS[name]
     parser.add_argument('raw_dir', help=fmt.raw_help())
-    parser.add_argument('-o', '--out', default=None,
+    parser.add_argument(*fmt.out_flags, dest='out', default=None,
                         help='output folder (default: <raw_dir>_converted beside raw_dir)')
     parser.add_argument('--nproc', type=int, default=1, help='worker processes (default 1)')
     parser.add_argument('--symlink-images', action='store_true',

@@ -69,6 +69,7 @@ class PairFormat:
     orphan_pattern: ClassVar[str] = '*.tif'
     orphan_holder: ClassVar[str] = 'previous conversion'
     chunksize: ClassVar[int] = 1
+    out_flags: tuple[str, ...] = ('-o', '--out')  # the output option's spellings
     words: ClassVar[Wording]
 
     def label_table(self, options: ConvertOptions) -> tuple[str, dict[int, int]]:

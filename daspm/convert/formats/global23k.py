@@ -67,5 +67,6 @@ GLOBAL23K = FolderFormat(
     {'assumed-glc10': GLC10_CODES}, {'assumed-glc10': GLC10_CODE_NAMES}, complete_splits=False,
     configs=('configs/daspm/gaofen2sentinel_*.py (source: GaofenDataset, img_suffix = the image suffix above)',),
     classes=DASPM_CLASSES, palette=DASPM_PALETTE, dataset_type='GaofenDataset', reader='the DASPM configs')
+GLOBAL23K.out_flags = ('-o', '--out', '--out-dir')  # --out-dir: the reference script's spelling
 
 __all__ = ['GLOBAL23K', 'GLC10_CODES', 'GLC10_CODE_NAMES', 'GLOBAL23K_HELP', 'find_global23k']
