@@ -17,7 +17,8 @@ from rasterio.errors import NotGeoreferencedWarning
 from cli_helpers import call_cli, call_cli_ok
 from conftest import REPO, write_tif
 from daspm.cli import train as cli_train
-from daspm.convert.formats.custom import convert_custom, parse_bands
+from daspm.convert.formats.custom import parse_bands
+from daspm.convert.pipeline import convert_custom
 from daspm.convert.custom_classes import generated_palette, read_class_table
 from daspm.convert.cli import main as cli_main
 from daspm.convert.config_file import Entry, Ref, config_text, python_text

@@ -12,7 +12,8 @@ from typing import Any, Sequence
 from daspm.utils.errors import exit_on_input_error
 
 from .formats import FORMATS
-from .formats.custom import CUSTOM_DESCRIPTION, add_custom_arguments, custom_summary, run_custom
+from .formats.custom import CUSTOM as CUSTOM_FORMAT
+from .formats.custom import CUSTOM_DESCRIPTION, add_custom_arguments, custom_options, custom_summary
 from .jobs import ConvertOptions
 from .outputs import default_output_dir
 from .pipeline import convert
@@ -68,7 +69,7 @@ def build_cli_parser() -> argparse.ArgumentParser:
 def run(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Convert what ``args`` name with format ``name``, print the one-screen summary, return the result."""
     if name == CUSTOM:
-        result = run_custom(args)
+        result = convert(CUSTOM_FORMAT, custom_options(args))
         lines = custom_summary(result)
     else:
         fmt = FORMATS[name]

@@ -1,7 +1,7 @@
-"""One adapter per dataset format; :data:`FORMATS` names them for the CLI and the pipeline.
+"""One adapter per dataset format; :data:`FORMATS` names the pair formats for the CLI and the pipeline.
 
-``custom`` (any labelled folder plus a class table, with training configs) has its own entry
-point, :func:`daspm.convert.formats.custom.convert_custom`, which runs the same output steps.
+``custom`` (any labelled folder plus a class table, with training configs; no RAW argument) is
+``formats.custom.CUSTOM``, run by the same driver with its own options record.
 """
 from __future__ import annotations
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from daspm.classes import IGNORE_INDEX
-from daspm.utils.dataset_layout import MANIFEST, SAMPLE_CLASS_STATS
+from daspm.utils.dataset_layout import ANN_DIR, IMG_DIR, MANIFEST, SAMPLE_CLASS_STATS
 from daspm.utils.errors import DaspmInputError
 
+from ..class_stats import build_class_stats, class_pixel_totals, write_class_stats, write_json
 from ..jobs import ConvertOptions, PairJob, PairResult
-from ..outputs import OutputRules, Wording
+from ..outputs import OutputRules, Wording, check_orphans, clean_partials, default_output_dir, write_splits
 
 MANIFEST_FORMAT = 'daspm-converted'
 MANIFEST_VERSION = 1
@@ -41,6 +42,25 @@ class RawInput:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class PairPlan:
+    """Everything a pair conversion found before writing: the route's one plan, handed down."""
+
+    options: ConvertOptions
+    raw: Path
+    out: Path
+    raw_input: RawInput
+    splits: dict[str, list[str]]
+    notes: list[str]
+    suffix: str
+    table: tuple[str, dict[int, int]]
+
+    @property
+    def inputs(self) -> list[Path]:
+        """The folders the output must stay out of."""
+        return [self.raw]
+
+
 def check_input_dir(raw: Path, help_text: str) -> None:
     """The raw folder exists and is a folder."""
     if not raw.exists():
@@ -52,9 +72,15 @@ def check_input_dir(raw: Path, help_text: str) -> None:
 class PairFormat:
     """A dataset format converted pair by pair: subclasses and instances fill in the class attributes and hooks.
 
-    The pipeline calls, in order: ``label_table`` -> ``find_input`` -> ``plan_splits`` ->
-    ``image_suffix`` -> ``output_rules`` (resume checks) -> ``rules`` + ``worker`` per pair ->
-    ``check_results`` -> ``manifest`` (in progress, then complete) -> ``summary`` (the CLI).
+    :func:`daspm.convert.pipeline.convert` calls ``plan`` -> ``output_rules`` -> ``start`` ->
+    ``jobs`` + ``worker`` -> ``finish``; these run the steps every pair format shares::
+
+        plan():   label_table() -> find_input() -> plan_splits() -> image_suffix()   nothing written
+        start():  clean_partials() + check_orphans() (resuming) -> manifest 'in_progress'
+        jobs():   one PairJob per pair, carrying rules()
+        finish(): check_results() -> write_splits() -> write_class_stats() -> manifest 'complete'
+
+    and a format fills in or overrides the hooks below them.
     """
 
     name: str
@@ -107,10 +133,60 @@ class PairFormat:
                 f'{out}: holds a {previous.get("dataset")} conversion, not {self.name}; choose another '
                 'output directory or pass --overwrite to replace it')
 
-    def output_rules(self, table_name: str, table: Mapping[int, int]) -> OutputRules:
+    def output_rules(self, plan: PairPlan) -> OutputRules:
         """The output-folder policy of this conversion."""
         return OutputRules(self.words, self.read_previous, self.ours,
-                           lambda out, prev: self.check_resume(out, prev, table_name, table))
+                           lambda out, prev: self.check_resume(out, prev, *plan.table))
+
+    def plan(self, options: ConvertOptions) -> PairPlan:
+        """Every check that needs no output, before the output folder is touched."""
+        table = self.label_table(options)
+        raw = Path(options.raw_dir)
+        out = Path(options.out_dir) if options.out_dir is not None else default_output_dir(raw)
+        raw_input = self.find_input(raw)
+        splits, notes = self.plan_splits(raw_input, options)
+        return PairPlan(options, raw, out, raw_input, splits, notes, self.image_suffix(raw, raw_input), table)
+
+    def start(self, plan: PairPlan, resume: bool) -> None:
+        """Clean up after a killed run, refuse orphans, and mark the folder as an unfinished conversion."""
+        out = plan.out
+        if resume:
+            clean_partials(out)
+            check_orphans(out, {p.name for p in plan.raw_input.pairs}, self.orphan_pattern, self.orphan_holder)
+        (out / IMG_DIR).mkdir(exist_ok=True)
+        (out / ANN_DIR).mkdir(exist_ok=True)
+        # Written first so an interrupted run is recognised as ours and resumed, not refused.
+        write_json(out / MANIFEST, self.manifest('in_progress', plan))
+
+    def jobs(self, plan: PairPlan, resume: bool) -> list[PairJob]:
+        """One job per pair."""
+        rules, out, suffix = self.rules(*plan.table, plan.suffix), plan.out, plan.suffix
+        return [PairJob(p.name, p.image, p.label, out / IMG_DIR / f'{p.name}{suffix}', out / ANN_DIR / f'{p.name}.tif',
+                        resume, plan.options.symlink_images, rules) for p in plan.raw_input.pairs]
+
+    def progress_label(self, plan: PairPlan) -> str:
+        """The progress bar's label."""
+        return f'converting {self.name}'
+
+    @staticmethod
+    def result_name(result: PairResult) -> str:
+        """The sort key of a worker's result."""
+        return result.name
+
+    def finish(self, plan: PairPlan, results: Sequence[PairResult], previous: Mapping[str, Any]) -> dict[str, Any]:
+        """Checks over all pairs, split files, class statistics, the complete manifest; returns the run's result."""
+        found = self.check_results(plan.raw, results)
+        write_splits(plan.out, plan.splits, previous)
+        sample_class_stats, samples_with_class = build_class_stats(
+            {f'{ANN_DIR}/{r.name}.tif': r.counts for r in results})
+        write_class_stats(plan.out, sample_class_stats, samples_with_class)
+        manifest = self.manifest('complete', plan, found)
+        write_json(plan.out / MANIFEST, manifest)
+        return {
+            'out_dir': str(plan.out), 'manifest': manifest,
+            'converted': sum(not r.skipped for r in results), 'skipped': sum(r.skipped for r in results),
+            'class_pixels': class_pixel_totals(sample_class_stats),
+        }
 
     def check_results(self, raw: Path, results: Sequence[PairResult]) -> dict[str, Any]:
         """Checks over all pairs; returns what the complete manifest adds."""
@@ -124,17 +200,16 @@ class PairFormat:
         """What this format adds after the shared manifest fields (``found``: check_results, once complete)."""
         return dict(found)
 
-    def manifest(self, status: str, options: ConvertOptions, raw_input: RawInput, splits: Mapping[str, list[str]],
-                 table: tuple[str, Mapping[int, int]], suffix: str, notes: list[str],
-                 found: Mapping[str, Any] = {}) -> dict[str, Any]:
+    def manifest(self, status: str, plan: PairPlan, found: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """``daspm_dataset.json``: written first (in progress), so an interrupted run is resumed, and when complete."""
         return {
             'format': MANIFEST_FORMAT, 'version': MANIFEST_VERSION, 'dataset': self.name, 'status': status,
             'classes': list(self.classes), 'palette': [list(c) for c in self.palette], 'ignore_index': IGNORE_INDEX,
-            'num_images': len(raw_input.pairs), 'source': str(options.raw_dir), 'raw_layout': raw_input.layout,
-            'label_table': self.table_record(*table), 'splits': {s: len(v) for s, v in splits.items()},
-            'images': 'symlink' if options.symlink_images else 'copy',
-            **self.manifest_extras(suffix, notes, found),
+            'num_images': len(plan.raw_input.pairs), 'source': str(plan.options.raw_dir),
+            'raw_layout': plan.raw_input.layout, 'label_table': self.table_record(*plan.table),
+            'splits': {s: len(v) for s, v in plan.splits.items()},
+            'images': 'symlink' if plan.options.symlink_images else 'copy',
+            **self.manifest_extras(plan.suffix, plan.notes, found or {}),
         }
 
     def raw_help(self) -> str:
@@ -167,5 +242,5 @@ def class_lines(manifest: Mapping[str, Any], result: Mapping[str, Any], width: i
     return lines
 
 
-__all__ = ['MANIFEST_FORMAT', 'MANIFEST_VERSION', 'MANIFEST', 'Pair', 'RawInput', 'PairFormat', 'check_input_dir',
+__all__ = ['MANIFEST_FORMAT', 'MANIFEST_VERSION', 'MANIFEST', 'Pair', 'PairPlan', 'RawInput', 'PairFormat', 'check_input_dir',
            'class_lines']

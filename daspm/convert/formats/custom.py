@@ -15,14 +15,14 @@ Output::
                                (with target images)
 
 ``<name>`` is the image's path below its folder without suffix, sub-folders joined by ``__``.
-The route (the output steps are those of every format, ``outputs.py`` and ``jobs.py``)::
+:class:`CustomFormat` is the adapter that :func:`daspm.convert.pipeline.convert` runs::
 
-    convert_custom(options)
-      _check_options() -> read_class_table() -> _find_inputs()        nothing written yet
-      -> _prepare()                   prepare_output(), clean_partials(), orphans
-      -> _convert_labelled()          manifest 'in_progress', run_pool(convert_one), splits, statistics
-      -> _plan_configs()              scale, grid, bands, crop; _convert_target(); write_configs()
-      -> manifest 'complete'
+    plan()     _check_options() -> read_class_table() -> _find_inputs()      nothing written yet
+    (the pipeline's prepare_output(), with output_rules(): same classes or an extended table)
+    start()    clean_partials(), stale outputs, manifest 'in_progress'
+    jobs()     one ImageJob per pair; worker custom_io.convert_one
+    finish()   unknown mask values -> _plan() (scale, grid, bands, crop) -> splits, statistics
+               -> _convert_target() -> write_configs() -> manifest 'complete'
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ from ..custom_files import (IMAGE_SUFFIXES, MASK_SUFFIXES, flat_names, list_file
 from ..custom_io import convert_one, unknown_values_error
 from ..jobs import ImageJob, run_pool
 from ..outputs import (OutputRules, Wording, clean_partials, clear, listing, load_manifest, orphan_names,
-                       prepare_output, write_lines, write_splits)
+                       write_lines, write_splits)
 from .base import MANIFEST_FORMAT, MANIFEST_VERSION
 from .gaofen_sentinel import common_image_format
 
@@ -99,9 +99,10 @@ class CustomOptions:
 
 
 @dataclass
-class CustomInput:
-    """What the input folders hold (found before anything is written)."""
+class CustomPlan:
+    """What the options and input folders hold, found before anything is written: the route's one plan."""
 
+    options: CustomOptions
     table: ClassTable
     pairs: dict[str, tuple[Path, Path]]
     no_mask: list[str]
@@ -111,6 +112,19 @@ class CustomInput:
     split_source: str
     targets: dict[str, Path] = field(default_factory=dict)
     target_names: dict[str, str] = field(default_factory=dict)
+    base_dir: str = ''
+    resume: bool = False
+
+    @property
+    def out(self) -> Path:
+        """The output folder."""
+        return Path(self.options.out)
+
+    @property
+    def inputs(self) -> list[Path]:
+        """The folders the output must stay out of."""
+        o = self.options
+        return [Path(d) for d in (o.images, o.masks, o.target_images) if d is not None]
 
 
 # -- the output folder ----------------------------------------------------------------------------
@@ -285,8 +299,6 @@ def _manifest(status: str, **fields: Any) -> dict[str, Any]:
 
 
 def _check_options(o: CustomOptions) -> None:
-    if o.nproc < 1:
-        raise DaspmInputError(f'--nproc must be at least 1, got {o.nproc}')
     if o.model not in MODELS:
         raise DaspmInputError(f'--model {o.model}: choose one of {", ".join(MODELS)}')
     for name, value in (('--gsd', o.gsd), ('--target-gsd', o.target_gsd), ('--crop', o.crop),
@@ -295,7 +307,7 @@ def _check_options(o: CustomOptions) -> None:
             raise DaspmInputError(f'{name} must be above 0, got {value}')
 
 
-def _find_inputs(o: CustomOptions) -> CustomInput:
+def _find_inputs(o: CustomOptions) -> CustomPlan:
     """The class table, pairs, names, splits and target images; every check that needs no output."""
     table = read_class_table(o.classes)
     images_dir = Path(o.images)
@@ -303,7 +315,7 @@ def _find_inputs(o: CustomOptions) -> CustomInput:
                                            o.allow_unmatched)
     names = flat_names(list(pairs), images_dir)
     split_keys, split_source = _splits(list(pairs), o.split_dir, o.splits, o.seed, o.image_suffix)
-    found = CustomInput(table, pairs, no_mask, no_image, names, split_keys, split_source)
+    found = CustomPlan(o, table, pairs, no_mask, no_image, names, split_keys, split_source)
     if o.target_images is not None:
         target_dir = Path(o.target_images)
         found.targets = list_files(target_dir, (o.target_suffix,) if o.target_suffix else IMAGE_SUFFIXES,
@@ -315,25 +327,7 @@ def _find_inputs(o: CustomOptions) -> CustomInput:
     return found
 
 
-def _prepare(o: CustomOptions, found: CustomInput) -> bool:
-    """Check and prepare the output folder (resume, --overwrite, stale outputs); True = resume."""
-    out_dir = Path(o.out)
-    inputs = [Path(d) for d in (o.images, o.masks, o.target_images) if d is not None]
-    resume, _ = prepare_output(inputs, out_dir, output_rules(found.table), o.overwrite)
-    target_out = out_dir / TARGET_DIR
-    if resume:
-        for root in (out_dir, target_out):
-            clean_partials(root)
-        _check_stale(out_dir, set(found.names.values()))
-        if o.target_images is None:
-            # the last conversion had target images, this one has none
-            clear([target_out, out_dir / UDA_CONFIG], links_too=True)
-        else:
-            _check_stale(target_out, set(found.target_names.values()))
-    return resume
-
-
-def _base_manifest(o: CustomOptions, found: CustomInput) -> dict[str, Any]:
+def _base_manifest(o: CustomOptions, found: CustomPlan) -> dict[str, Any]:
     inputs_info = {'images': str(o.images), 'masks': str(o.masks), 'classes': str(o.classes),
                    'image_suffix': o.image_suffix, 'mask_suffix': o.mask_suffix}
     table = found.table
@@ -342,64 +336,88 @@ def _base_manifest(o: CustomOptions, found: CustomInput) -> dict[str, Any]:
                 inputs=inputs_info)
 
 
-def _convert_labelled(o: CustomOptions, found: CustomInput, resume: bool) -> list[dict[str, Any]]:
-    """Convert the pairs (manifest 'in_progress' first); unknown mask values stop with one error."""
-    out_dir = Path(o.out)
-    # Written first so that an interrupted run is recognised as ours and resumed, not refused.
-    write_json(out_dir / MANIFEST, _manifest('in_progress', **_base_manifest(o, found)))
-    jobs = [ImageJob(found.names[k], str(img), str(msk), str(out_dir), found.table, resume)
-            for k, (img, msk) in found.pairs.items()]
-    results = run_pool(convert_one, jobs, o.nproc, 'converting images + masks', o.progress, key=_name)
+class CustomFormat:
+    """The custom format's adapter for :func:`daspm.convert.pipeline.convert`."""
+
+    name = CUSTOM_DATASET
+    worker = staticmethod(convert_one)
+    chunksize = 1
+
+    def plan(self, o: CustomOptions) -> CustomPlan:
+        """The options, class table, pairs, names, splits and target images; every check that needs no output."""
+        _check_options(o)
+        found = _find_inputs(o)
+        found.base_dir = config_base_dir(Path(o.out))
+        return found
+
+    def output_rules(self, plan: CustomPlan) -> OutputRules:
+        return output_rules(plan.table)
+
+    def start(self, plan: CustomPlan, resume: bool) -> None:
+        """Partial files and stale outputs of a previous run, then the manifest 'in_progress'."""
+        out_dir, target_out = plan.out, plan.out / TARGET_DIR
+        plan.resume = resume
+        if resume:
+            for root in (out_dir, target_out):
+                clean_partials(root)
+            _check_stale(out_dir, set(plan.names.values()))
+            if plan.options.target_images is None:
+                # the last conversion had target images, this one has none
+                clear([target_out, out_dir / UDA_CONFIG], links_too=True)
+            else:
+                _check_stale(target_out, set(plan.target_names.values()))
+        # Written first so that an interrupted run is recognised as ours and resumed, not refused.
+        write_json(out_dir / MANIFEST, _manifest('in_progress', **_base_manifest(plan.options, plan)))
+
+    def jobs(self, plan: CustomPlan, resume: bool) -> list[ImageJob]:
+        return [ImageJob(plan.names[k], str(img), str(msk), str(plan.out), plan.table, resume)
+                for k, (img, msk) in plan.pairs.items()]
+
+    def progress_label(self, plan: CustomPlan) -> str:
+        return 'converting images + masks'
+
+    @staticmethod
+    def result_name(result: dict[str, Any]) -> str:
+        return result['name']
+
+    def finish(self, plan: CustomPlan, results: Sequence[dict[str, Any]], previous: Any) -> dict[str, Any]:
+        """Unknown mask values, the plan of the configs, splits, statistics, target images, configs, manifest."""
+        return _finish(plan, results)
+
+
+CUSTOM = CustomFormat()
+
+
+def _finish(plan: CustomPlan, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """After the pool: the rest of the custom route, in the order it always ran."""
+    o, out = plan.options, plan.out
     if any(r['unknown'] for r in results):
-        raise unknown_values_error(results, found.table, Path(o.masks))
-    return results
-
-
-def _name(result: dict[str, Any]) -> str:
-    return result['name']
-
-
-def convert_custom(images: str | os.PathLike, masks: str | os.PathLike, classes: str | os.PathLike,
-                   out: str | os.PathLike, **options: Any) -> dict[str, Any]:
-    """Convert a folder of images + masks (and optional target images); write the configs; return a report.
-
-    ``options``: the fields of :class:`CustomOptions` (image_suffix, target_images, splits, model, ...).
-    """
-    return run_conversion(CustomOptions(images, masks, classes, out, **options))
-
-
-def run_conversion(o: CustomOptions) -> dict[str, Any]:
-    """The custom route: inputs -> output folder -> labelled pairs -> plan + target -> configs -> manifest."""
-    _check_options(o)
+        raise unknown_values_error(results, plan.table, Path(o.masks))
     recipe = MODELS[o.model]
-    found = _find_inputs(o)
-    base_dir = config_base_dir(Path(o.out))
-    resume = _prepare(o, found)
-    results = _convert_labelled(o, found, resume)
     image_format = common_image_format({Path(r['image']): r['info'] for r in results})
-    plan = _plan(o, results, image_format, recipe)
-    split_names = {s: [found.names[k] for k in keys] for s, keys in found.split_keys.items()}
-    write_splits(Path(o.out), split_names, {})
+    cfg = _plan(o, results, image_format, recipe)
+    split_names = {s: [plan.names[k] for k in keys] for s, keys in plan.split_keys.items()}
+    write_splits(out, split_names, {})
     sample_class_stats, samples_with_class = build_class_stats(
         {f'{ANN_DIR}/{r["name"]}.tif': r['counts'] for r in results})
-    write_class_stats(Path(o.out), sample_class_stats, samples_with_class)
-    plan['min_pixels'], plan['min_pixels_note'] = rcs_min_pixels(
-        plan['crop'], _largest_per_class(results, set(split_names['train'])))
+    write_class_stats(out, sample_class_stats, samples_with_class)
+    cfg['min_pixels'], cfg['min_pixels_note'] = rcs_min_pixels(
+        cfg['crop'], _largest_per_class(results, set(split_names['train'])))
     target_report, target_spec = (None, None) if o.target_images is None else _convert_target(
-        o, found, resume, results, image_format, plan)
-    configs = write_configs(Path(o.out), _config_spec(o, found, plan, split_names, target_spec), base_dir)
-    notes = _notes(results, split_names, found.table, plan['sizes'], plan['bands_note'], recipe.pretrained,
-                   found.no_mask, found.no_image)
-    manifest = _final_manifest(o, found, results, image_format, plan, split_names, target_report, configs)
-    write_json(Path(o.out) / MANIFEST, manifest)
+        o, plan, plan.resume, results, image_format, cfg)
+    configs = write_configs(out, _config_spec(o, plan, cfg, split_names, target_spec), plan.base_dir)
+    notes = _notes(results, split_names, plan.table, cfg['sizes'], cfg['bands_note'], recipe.pretrained,
+                   plan.no_mask, plan.no_image)
+    manifest = _final_manifest(o, plan, results, image_format, cfg, split_names, target_report, configs)
+    write_json(out / MANIFEST, manifest)
     return {
-        'out_dir': str(o.out), 'manifest': manifest, 'table': found.table,
+        'out_dir': str(o.out), 'manifest': manifest, 'table': plan.table,
         'converted': sum(not r['skipped'] for r in results), 'skipped': sum(r['skipped'] for r in results),
         'class_pixels': class_pixel_totals(sample_class_stats), 'ignored_pixels': sum(r['ignored'] for r in results),
-        'split_source': found.split_source, 'gsd_note': plan['gsd_note'], 'scale_note': plan['scale_note'],
-        'min_pixels': plan['min_pixels'], 'min_pixels_note': plan['min_pixels_note'], 'crop': plan['crop'],
+        'split_source': plan.split_source, 'gsd_note': cfg['gsd_note'], 'scale_note': cfg['scale_note'],
+        'min_pixels': cfg['min_pixels'], 'min_pixels_note': cfg['min_pixels_note'], 'crop': cfg['crop'],
         'configs': {k: str(v) for k, v in configs.items()}, 'target': target_report, 'notes': notes,
-        'unmatched': {'images': found.no_mask, 'masks': found.no_image},
+        'unmatched': {'images': plan.no_mask, 'masks': plan.no_image},
     }
 
 
@@ -416,7 +434,7 @@ def _plan(o: CustomOptions, results: Sequence[dict[str, Any]], image_format: dic
                 scale_note=scale_note, bands=bands, bands_note=bands_note, sizes=sizes, crop=crop, source=source)
 
 
-def _config_spec(o: CustomOptions, found: CustomInput, plan: dict[str, Any], split_names: dict[str, list[str]],
+def _config_spec(o: CustomOptions, found: CustomPlan, plan: dict[str, Any], split_names: dict[str, list[str]],
                  target: DomainSpec | None) -> ConfigSpec:
     recipe, sizes = plan['recipe'], plan['sizes']
     origin = [f'images: {Path(o.images).resolve()}', f'masks: {Path(o.masks).resolve()}',
@@ -432,7 +450,7 @@ def _config_spec(o: CustomOptions, found: CustomInput, plan: dict[str, Any], spl
         min_pixels=plan['min_pixels'], min_pixels_note=plan['min_pixels_note'], origin=origin)
 
 
-def _final_manifest(o: CustomOptions, found: CustomInput, results: Sequence[dict[str, Any]],
+def _final_manifest(o: CustomOptions, found: CustomPlan, results: Sequence[dict[str, Any]],
                     image_format: dict[str, Any], plan: dict[str, Any], split_names: dict[str, list[str]],
                     target_report: dict[str, Any] | None, configs: dict[str, Path]) -> dict[str, Any]:
     recipe = plan['recipe']
@@ -448,7 +466,7 @@ def _final_manifest(o: CustomOptions, found: CustomInput, results: Sequence[dict
         configs=[p.name for p in configs.values()])
 
 
-def _convert_target(o: CustomOptions, found: CustomInput, resume: bool, source_results: Sequence[dict[str, Any]],
+def _convert_target(o: CustomOptions, found: CustomPlan, resume: bool, source_results: Sequence[dict[str, Any]],
                     source_format: dict[str, Any], plan: dict[str, Any]) -> tuple[dict[str, Any], DomainSpec]:
     """Convert the unlabelled target images into ``OUT/target/`` and describe how uda.py reads them."""
     target_dir, target_out, bands = Path(o.target_images), Path(o.out) / TARGET_DIR, plan['bands']
@@ -457,7 +475,8 @@ def _convert_target(o: CustomOptions, found: CustomInput, resume: bool, source_r
                                                 source=str(target_dir)))
     jobs = [ImageJob(found.target_names[k], str(p), None, str(target_out), None, resume)
             for k, p in found.targets.items()]
-    results = run_pool(convert_one, jobs, o.nproc, 'converting target images', o.progress, key=_name)
+    results = run_pool(convert_one, jobs, o.nproc, 'converting target images', o.progress,
+                       key=CustomFormat.result_name)
     fmt = common_image_format({Path(r['image']): r['info'] for r in results})
     if fmt['bands'] < max(bands):
         raise DaspmInputError(
@@ -602,16 +621,16 @@ def add_custom_arguments(parser: argparse.ArgumentParser) -> None:
                         help='convert everything again (default: resume, skipping finished images)')
 
 
-def run_custom(args: argparse.Namespace) -> dict[str, Any]:
-    """Convert what the parsed ``args`` name."""
-    return run_conversion(CustomOptions(
+def custom_options(args: argparse.Namespace) -> CustomOptions:
+    """The options record of the parsed ``args``."""
+    return CustomOptions(
         args.images, args.masks, args.classes, args.out, image_suffix=args.image_suffix,
         mask_suffix=args.mask_suffix, target_images=args.target_images, target_suffix=args.target_suffix,
         split_dir=args.split_dir, splits=args.splits, seed=args.seed, allow_unmatched=args.allow_unmatched,
         gsd=args.gsd, target_gsd=args.target_gsd, model=args.model, bands=args.bands, crop=args.crop,
-        max_iters=args.max_iters, nproc=args.nproc, overwrite=args.overwrite, progress=True))
+        max_iters=args.max_iters, nproc=args.nproc, overwrite=args.overwrite, progress=True)
 
 
 __all__ = ['CUSTOM_DATASET', 'CUSTOM_DESCRIPTION', 'CUSTOM_TARGET', 'CustomOptions', 'DEFAULT_MODEL',
-           'DEFAULT_SPLITS', 'add_custom_arguments', 'convert_custom', 'custom_summary', 'parse_bands', 'plan_crop',
-           'plan_gsd', 'plan_scale', 'run_conversion', 'run_custom', 'write_configs']
+           'DEFAULT_SPLITS', 'CUSTOM', 'CustomFormat', 'CustomPlan', 'add_custom_arguments',
+           'custom_options', 'custom_summary', 'parse_bands', 'plan_crop', 'plan_gsd', 'plan_scale', 'write_configs']
