@@ -108,7 +108,7 @@ def make_custom_dataset(root: Path) -> None:
 
 def custom_converter_configs() -> dict[str, dict]:
     """The converter's ``source_only.py`` and ``uda.py`` for a generated dataset, for each model."""
-    from daspm.convert.custom import convert_custom
+    from daspm.convert.pipeline import convert_custom
     from daspm.convert.custom_config import MODELS, SOURCE_ONLY_CONFIG, UDA_CONFIG
 
     found = {}

@@ -35,7 +35,7 @@ VARIANTS = {  # name: (classes, scale_min_ratio)
 
 def make_data(root: Path, tiles: int, seed: int) -> tuple[Path, Path]:
     """Generate and convert a synthetic dataset of ``tiles`` source tiles of 320 pixels."""
-    from daspm.convert.converter import convert_dataset
+    from daspm.convert.pipeline import convert_dataset
     from daspm.synthetic import generate_dataset
 
     generate_dataset(root / 'raw', seed=seed, tile_size=320, num_source=tiles, num_target=2, progress=False)

@@ -95,7 +95,7 @@ fi
 # The package itself, editable (code edits need no reinstall) and without dependencies (the
 # stack above is pinned and ordered). No build isolation: pip uses the setuptools installed
 # above instead of downloading one into a temporary environment, so this also works offline.
-echo "[setup] installing daspm (editable) and its commands daspm-train, daspm-test, daspm-map"
+echo "[setup] installing daspm (editable) and its commands daspm-train, daspm-test, daspm-map, daspm-convert"
 # Its output only on failure: setuptools warns about the package folder in the working
 # directory at every editable install, though here that folder is the package itself.
 if ! log="$("${INSTALL[@]}" -q --no-deps --no-build-isolation -e . 2>&1)"; then

@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 
 from conftest import REPO
 from daspm.apis.config_loading import load_config
-from daspm.convert.converter import convert_dataset
+from daspm.convert.pipeline import convert_dataset
 from daspm.synthetic import generate_dataset
 from daspm.utils.errors import DaspmInputError
 

@@ -17,9 +17,10 @@ from rasterio.errors import NotGeoreferencedWarning
 from cli_helpers import call_cli, call_cli_ok
 from conftest import REPO, write_tif
 from daspm.cli import train as cli_train
-from daspm.convert.custom import convert_custom, parse_bands
+from daspm.convert.formats.custom import parse_bands
+from daspm.convert.pipeline import convert_custom
 from daspm.convert.custom_classes import generated_palette, read_class_table
-from daspm.convert.custom_cli import main as custom_main
+from daspm.convert.cli import main as cli_main
 from daspm.convert.config_file import Entry, Ref, config_text, python_text
 from daspm.convert.custom_config import rcs_min_pixels
 from daspm.utils.errors import DaspmInputError
@@ -113,7 +114,7 @@ def test_colour_masks_nested_folders_not_georeferenced(tmp_path, recwarn):
     expected = make_colour_dataset(raw)
     before = tree_digest(raw)
     out = tmp_path / 'out'
-    result = call_cli_ok(custom_main, 'doc', ['--images', str(raw / 'images'), '--masks', str(raw / 'masks'),
+    result = call_cli_ok(cli_main, 'custom', 'doc', ['--images', str(raw / 'images'), '--masks', str(raw / 'masks'),
                                               '--classes', str(raw / 'classes.json'), '-o', str(out),
                                               '--model', 'daformer_mitb0'])
     assert tree_digest(raw) == before  # the input is never written
@@ -218,13 +219,13 @@ def test_unmatched_files_are_listed_or_skipped(tmp_path):
     (raw / 'masks' / 'a' / 't1.png').rename(raw / 'masks' / 'a' / 'orphan.png')
     argv = ['--images', str(raw / 'images'), '--masks', str(raw / 'masks'), '--classes', str(raw / 'classes.json'),
             '-o', str(tmp_path / 'out'), '--model', 'daformer_mitb0']
-    failed = call_cli(custom_main, 'doc', argv)
+    failed = call_cli(cli_main, 'custom', 'doc', argv)
     assert failed.code == 2 and len(failed.stderr.strip().splitlines()) == 1
     assert 'image(s)' in failed.stderr and 'without a mask: a/t1.jpg' in failed.stderr
     assert 'without an image: a/orphan.png' in failed.stderr and '--allow-unmatched' in failed.stderr
     assert not (tmp_path / 'out').exists()
 
-    done = call_cli_ok(custom_main, 'doc', [*argv, '--allow-unmatched'])
+    done = call_cli_ok(cli_main, 'custom', 'doc', [*argv, '--allow-unmatched'])
     assert done.value['manifest']['num_images'] == 3
     assert 'skipped 1 image(s) without a mask' in done.stdout and 'skipped 1 mask(s) without an image' in done.stdout
 

@@ -20,7 +20,7 @@ from dacs_helpers import make_batch
 from daspm.apis.distributed import close_distributed, configure_distributed, torchrun_command
 from daspm.cli import test as cli_test
 from daspm.cli import train as cli_train
-from daspm.convert.converter import convert_dataset
+from daspm.convert.pipeline import convert_dataset
 from daspm.engine.optimizers.merged_param_groups import wants_fused
 from daspm.synthetic import generate_dataset
 from distributed_helpers import build_exact_dacs, capture_step_gradients, ddp_worker, run_processes, train_iteration

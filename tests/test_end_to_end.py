@@ -23,7 +23,7 @@ from daspm.cli import image_demo as cli_image_demo
 from daspm.cli import mmseg_train as cli_mmseg_train
 from daspm.cli import test as cli_test
 from daspm.cli import train as cli_train
-from daspm.convert.converter import convert_dataset
+from daspm.convert.pipeline import convert_dataset
 from daspm.synthetic import generate_dataset
 
 CONFIG = 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'

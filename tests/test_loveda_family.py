@@ -21,7 +21,9 @@ from cli_helpers import call_cli_ok
 from conftest import REPO
 from daspm.apis.config_loading import load_config
 from daspm.classes import IGNORE_INDEX, LOVEDA_CLASSES, LOVEDA_PALETTE
-from daspm.convert.loveda_family import WHDLD_CODES, complete_splits, convert_family
+from daspm.convert.formats.image_folders import complete_splits
+from daspm.convert.formats.whdld import WHDLD_CODES
+from daspm.convert.pipeline import convert_dataset
 from daspm.utils.errors import DaspmInputError
 
 DECODERS = ('daformer_mitb5_s0', 'daformer_dv2', 'daformer_dv3p', 'daformer_danet', 'daformer_isanet')
@@ -92,9 +94,9 @@ def _label(path: Path) -> np.ndarray:
 def converted(tmp_path_factory) -> Path:
     """The three tiny raw datasets and their conversions (what the e2e runs train on)."""
     root = tmp_path_factory.mktemp('loveda_family')
-    convert_family(make_loveda(root / 'loveda'), root / 'loveda_converted', dataset='loveda', progress=False)
-    convert_family(make_utcd(root / 'utcd'), root / 'utcd_converted', dataset='utcd', progress=False)
-    convert_family(make_whdld(root / 'whdld'), root / 'whdld_converted', dataset='whdld', progress=False)
+    convert_dataset(make_loveda(root / 'loveda'), root / 'loveda_converted', dataset='loveda', progress=False)
+    convert_dataset(make_utcd(root / 'utcd'), root / 'utcd_converted', dataset='utcd', progress=False)
+    convert_dataset(make_whdld(root / 'whdld'), root / 'whdld_converted', dataset='whdld', progress=False)
     return root
 
 
@@ -125,17 +127,17 @@ def test_loveda_conversion(converted, tmp_path):
 
     # the input is never written; a second run resumes (nothing redone), output inside the input is refused
     before = _digest(raw)
-    again = convert_family(raw, out, dataset='loveda', progress=False)
+    again = convert_dataset(raw, out, dataset='loveda', progress=False)
     assert (again['converted'], again['skipped']) == (0, 8) and _digest(raw) == before
     with pytest.raises(DaspmInputError, match='inside the input'):
-        convert_family(raw, raw / 'out', dataset='loveda', progress=False)
+        convert_dataset(raw, raw / 'out', dataset='loveda', progress=False)
 
     # a bad mask names the file, the values and the fix
     bad = make_loveda(tmp_path / 'bad')
     broken = bad / 'Val' / 'Rural' / 'masks_png' / '7.png'
     _png(broken, np.full((64, 64), 9, np.uint8))
     with pytest.raises(DaspmInputError) as err:
-        convert_family(bad, tmp_path / 'bad_converted', dataset='loveda', progress=False)
+        convert_dataset(bad, tmp_path / 'bad_converted', dataset='loveda', progress=False)
     assert str(broken) in str(err.value) and 'values 9 ' in str(err.value) and '--label-map' in str(err.value)
 
 
@@ -156,7 +158,7 @@ def test_whdld_conversion(converted, tmp_path):
     bad = make_whdld(tmp_path / 'bad', n=3)
     (bad / 'ImagesPNG' / 'wh_01.png').unlink()
     with pytest.raises(DaspmInputError, match=r'images without a label in .*ImagesPNG: wh_01'):
-        convert_family(bad, tmp_path / 'bad_converted', dataset='whdld', progress=False)
+        convert_dataset(bad, tmp_path / 'bad_converted', dataset='whdld', progress=False)
     assert not (tmp_path / 'bad_converted').exists()  # input errors come before any output
 
 
@@ -187,7 +189,7 @@ def test_utcd_conversion_and_the_tool(converted, tmp_path):
     assert set(np.unique(_ann(tmp_path / 'raw10_converted' / 'ann_dir' / 'ut_1.tif'))) == {5}
     # resuming with another table would mix two tables
     with pytest.raises(DaspmInputError, match='resuming would mix two tables'):
-        convert_family(raw, tmp_path / 'raw10_converted', dataset='utcd', progress=False, label_map={9: 6})
+        convert_dataset(raw, tmp_path / 'raw10_converted', dataset='utcd', progress=False, label_map={9: 6})
 
 
 def test_split_completion():

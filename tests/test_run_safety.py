@@ -20,7 +20,7 @@ from conftest import REPO
 from daspm.cli import image_demo as cli_image_demo
 from daspm.cli import test as cli_test
 from daspm.cli import train as cli_train
-from daspm.convert.converter import convert_dataset
+from daspm.convert.pipeline import convert_dataset
 from daspm.synthetic import generate_dataset
 from daspm.utils.checkpoint import read_checkpoint
 from daspm.utils.compat import MMENGINE_CHECKPOINT_GLOBALS

@@ -47,7 +47,7 @@ def test_class_map_tags_and_writer_agree(tmp_path):
 
 
 @pytest.mark.parametrize('module, names', [
-    ('daspm.convert.converter', ['IMG_DIR', 'ANN_DIR', 'MANIFEST', 'SPLITS', 'RAW_LAYOUTS', 'SAMPLE_CLASS_STATS']),
+    ('daspm.convert.formats.gaofen_sentinel', ['IMG_DIR', 'ANN_DIR', 'MANIFEST', 'SPLITS', 'RAW_LAYOUTS', 'SAMPLE_CLASS_STATS']),
     ('daspm.convert.class_stats', ['ANN_DIR', 'SAMPLE_CLASS_STATS', 'SAMPLES_WITH_CLASS']),
     ('daspm.datasets.rare_class_sampling', ['SAMPLE_CLASS_STATS', 'SAMPLES_WITH_CLASS']),
     ('daspm.datasets.geotiff_dataset', ['IMG_DIR', 'ANN_DIR', 'MANIFEST', 'RAW_LAYOUTS']),

@@ -1,32 +1,35 @@
-"""The command line shared by ``tools/convert_datasets/*.py``."""
+"""``daspm-convert FORMAT RAW [-o OUT] ...``: the one command line of every converter.
+
+``python -m daspm.convert`` runs it too, and ``tools/convert_datasets/<format>.py`` call
+:func:`main` with their format (their arguments are those of the format here, their
+description their docstring). ``custom`` takes ``--images/--masks/--classes`` instead of RAW.
+"""
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from typing import Any, Sequence
 
-from ..utils.dataset_layout import SAMPLE_CLASS_STATS
-from .converter import DATASETS, convert_dataset, default_output_dir
-from .label_tables import DEFAULT_LABEL_TABLE, LABEL_TABLES, describe_label_table
-from .report import config_lines
+from daspm.utils.errors import exit_on_input_error
 
+from .formats import FORMATS
+from .formats.custom import CUSTOM as CUSTOM_FORMAT
+from .formats.custom import CUSTOM_DESCRIPTION, add_custom_arguments, custom_options, custom_summary
+from .jobs import ConvertOptions
+from .outputs import default_output_dir
+from .pipeline import convert
 
-def _epilog() -> str:
-    """Both label tables, the default first."""
-    others = [t for t in LABEL_TABLES if t != DEFAULT_LABEL_TABLE]
-    parts = [f'label table {DEFAULT_LABEL_TABLE} (default; raw code -> train id):\n'
-             + describe_label_table(DEFAULT_LABEL_TABLE)]
-    parts += [f'label table {t} (--label-table {t}):\n' + describe_label_table(t) for t in others]
-    return '\n\n'.join(parts) + '\n\nsee docs/datasets.md for why there are two tables.'
+CUSTOM = 'custom'
+_RAW = argparse.RawDescriptionHelpFormatter
 
 
-def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
-    """Argument parser of one dataset's converter; ``description`` is the tool's docstring."""
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_epilog())
-    parser.add_argument('raw_dir', help='raw dataset folder holding image/ + label/ (published '
-                                        'layout) or images/ + labels/ (never modified)')
-    parser.add_argument('-o', '--out', default=None,
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """The arguments of format ``name``: RAW and the shared options, then the format's own."""
+    if name == CUSTOM:
+        add_custom_arguments(parser)
+        return
+    fmt = FORMATS[name]
+    parser.add_argument('raw_dir', help=fmt.raw_help())
+    parser.add_argument(*fmt.out_flags, dest='out', default=None,
                         help='output folder (default: <raw_dir>_converted beside raw_dir)')
     parser.add_argument('--nproc', type=int, default=1, help='worker processes (default 1)')
     parser.add_argument('--symlink-images', action='store_true',
@@ -34,39 +37,63 @@ def build_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument('--overwrite', action='store_true',
                         help='redo every image of a previous conversion in the output folder '
                              '(default: resume, skipping finished images)')
-    parser.add_argument('--label-table', choices=list(LABEL_TABLES), default=DEFAULT_LABEL_TABLE,
-                        help='how raw codes map to train ids (default %(default)s: 0 = '
-                             'unlabelled/Others -> ignore, 1..5 -> 0..4; five-classes: '
-                             '0..4 -> 0..4, 5 -> ignore); see below')
-    parser.set_defaults(dataset=dataset)
+    fmt.add_arguments(parser)
+
+
+def _epilog(name: str) -> str:
+    return '' if name == CUSTOM else FORMATS[name].epilog()
+
+
+def build_parser(name: str, description: str) -> argparse.ArgumentParser:
+    """The parser of one format's tool script; ``description`` is the tool's docstring."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=_RAW, epilog=_epilog(name) or None)
+    add_arguments(parser, name)
     return parser
 
 
-def main(dataset: str, description: str, argv: Sequence[str] | None = None) -> dict:
-    """Parse ``argv``, convert, print a one-screen summary; return convert_dataset's result."""
-    args = build_parser(dataset, description).parse_args(argv)
-    out = args.out if args.out is not None else default_output_dir(args.raw_dir)
-    result = convert_dataset(args.raw_dir, out, dataset=dataset, nproc=args.nproc,
-                             symlink_images=args.symlink_images, overwrite=args.overwrite,
-                             progress=True, label_table=args.label_table)
-    manifest = result['manifest']
-    layout = manifest['raw_layout']
-    print(f'{DATASETS[dataset].description}')
-    print(f'read {args.raw_dir}: {layout["images"]}/ + {layout["labels"]}/')
-    print(f'wrote {result["out_dir"]}: {manifest["num_images"]} images '
-          f'({result["converted"]} converted, {result["skipped"]} already done)')
-    if manifest['splits']:
-        print('splits: ' + ', '.join(f'{k} {v} ({layout["splits"][k]})'
-                                     for k, v in manifest['splits'].items()))
+def build_cli_parser() -> argparse.ArgumentParser:
+    """``daspm-convert``: one sub-command per format."""
+    parser = argparse.ArgumentParser(
+        prog='daspm-convert', formatter_class=_RAW,
+        description='Convert a raw dataset to the DASPM layout (img_dir/ + ann_dir/, split files, RCS statistics).',
+        epilog='daspm-convert FORMAT --help lists the options and label tables of one format; see docs/datasets.md.')
+    sub = parser.add_subparsers(dest='format', metavar='FORMAT', required=True, title='formats')
+    for name in (*FORMATS, CUSTOM):
+        description = (f'{FORMATS[name].description} (dataset: {FORMATS[name].dataset_type})' if name in FORMATS
+                       else CUSTOM_DESCRIPTION)
+        add_arguments(sub.add_parser(name, help=description, description=description, formatter_class=_RAW,
+                                     epilog=_epilog(name) or None), name)
+    return parser
+
+
+def run(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Convert what ``args`` name with format ``name``, print the one-screen summary, return the result."""
+    if name == CUSTOM:
+        result = convert(CUSTOM_FORMAT, custom_options(args))
+        lines = custom_summary(result)
     else:
-        print('splits: none (no train/val/test.txt in the input): the datasets use every image')
-    print(f'label table: {manifest["label_table"]["name"]}')
-    for line in config_lines(dataset, manifest['image_format']):
+        fmt = FORMATS[name]
+        out = args.out if args.out is not None else default_output_dir(args.raw_dir)
+        options = ConvertOptions(args.raw_dir, out, nproc=args.nproc, symlink_images=args.symlink_images,
+                                 overwrite=args.overwrite, progress=True, **fmt.options(args))
+        result = convert(fmt, options)
+        lines = fmt.summary(args.raw_dir, result)
+    for line in lines:
         print(line)
-    total = sum(result['class_pixels'].values())
-    print(f'labelled pixels per class ({SAMPLE_CLASS_STATS}):')
-    for cid, name in enumerate(manifest['classes']):
-        n = result['class_pixels'].get(cid, 0)
-        share = 100.0 * n / total if total else 0.0
-        print(f'  {cid} {name:<20} {n:>14,d}  {share:5.1f} %')
     return result
+
+
+@exit_on_input_error
+def main(name: str, description: str, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """A tool script's entry: parse ``argv`` for format ``name`` and convert (input errors: one line, exit 2)."""
+    return run(name, build_parser(name, description).parse_args(argv))
+
+
+@exit_on_input_error
+def cli(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """``daspm-convert FORMAT ...`` (input errors: one line, exit 2)."""
+    args = build_cli_parser().parse_args(argv)
+    return run(args.format, args)
+
+
+__all__ = ['CUSTOM', 'add_arguments', 'build_parser', 'build_cli_parser', 'run', 'main', 'cli']

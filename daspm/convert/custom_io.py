@@ -1,4 +1,4 @@
-"""Reading, checking and writing one image (and its mask) of a custom dataset, and the worker pool.
+"""Reading, checking and writing one image (and its mask) of a custom dataset: the custom format's worker.
 
 A labelled pair becomes ``img_dir/<name>.tif`` (the image as GeoTIFF) and ``ann_dir/<name>.tif``
 (uint8 train ids, 255 = ignore, the image's georeference); an unlabelled target image only the
@@ -9,38 +9,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
-from contextlib import contextmanager
-from dataclasses import dataclass
-from multiprocessing import Pool
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from affine import Affine
 from rasterio.enums import ColorInterp
-from rasterio.errors import NotGeoreferencedWarning
-from tqdm import tqdm
 
 from daspm.classes import IGNORE_INDEX
-from daspm.utils.colors import colormap_table
 from daspm.utils.dataset_layout import ANN_DIR, IMG_DIR
 from daspm.utils.errors import DaspmInputError
 from daspm.utils.raster import atomic_output, ground_sample_distance, open_raster, write_geotiff
 
 from .class_stats import count_classes
 from .custom_classes import COLOUR, ID, ClassTable, map_to_train_ids, pack_rgb
-from .outputs import is_done, listing
+from .jobs import ImageJob
+from .outputs import is_done, listing, quiet_georeference, write_annotation
 
 _TIFF_DRIVER = 'GTiff'
-
-
-@contextmanager
-def quiet_georeference() -> Iterator[None]:
-    """Silence rasterio's NotGeoreferencedWarning: PNG/JPEG without a georeference are expected here."""
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', NotGeoreferencedWarning)
-        yield
 
 
 # -- reading one image and one mask ---------------------------------------------------------------
@@ -147,7 +133,7 @@ def read_mask(path: str | os.PathLike, table: ClassTable, image_path: str | os.P
 # -- writing one pair -----------------------------------------------------------------------------
 
 
-def _place_image(src_path: Path, dst: Path, info: dict[str, Any]) -> None:
+def _image_as_geotiff(src_path: Path, dst: Path, info: dict[str, Any]) -> None:
     """Copy a GeoTIFF byte for byte; write anything else (PNG, JPEG, alpha) as a GeoTIFF without alpha."""
     if info['driver'] == _TIFF_DRIVER and info['alpha'] is None:
         with atomic_output(dst) as tmp:
@@ -164,11 +150,7 @@ def _place_image(src_path: Path, dst: Path, info: dict[str, Any]) -> None:
 def _write_ann(path: Path, train_ids: np.ndarray, image_path: Path, table: ClassTable) -> None:
     with quiet_georeference(), open_raster(image_path) as src:
         crs, transform = src.crs, src.transform
-    with quiet_georeference():
-        write_geotiff(path, train_ids, crs=crs, transform=transform, nodata=IGNORE_INDEX,
-                      band_descriptions=['train id'], colormap=colormap_table(table.palette),
-                      tags={'daspm_classes': ';'.join(f'{i}={n}' for i, n in enumerate(table.names)),
-                            'ignore_index': str(IGNORE_INDEX)})
+    write_annotation(path, train_ids, crs, transform, table.names, table.palette)
 
 
 def _label_counts(path: Path, num_classes: int) -> tuple[dict[int, int], int]:
@@ -181,19 +163,7 @@ def _label_counts(path: Path, num_classes: int) -> tuple[dict[int, int], int]:
     return {c: int(hist[c]) for c in range(num_classes) if hist[c]}, int(hist[IGNORE_INDEX])
 
 
-@dataclass(frozen=True)
-class Job:
-    """One image (and its mask, for labelled data) to convert into ``out``."""
-
-    name: str
-    image: str
-    mask: str | None
-    out: str
-    table: ClassTable | None
-    resume: bool
-
-
-def convert_one(job: Job) -> dict[str, Any]:
+def convert_one(job: ImageJob) -> dict[str, Any]:
     """Worker: check and convert one image (+ mask), or count a finished one; unknown mask values are returned."""
     image, out = Path(job.image), Path(job.out)
     info = read_image_info(image)
@@ -205,7 +175,7 @@ def convert_one(job: Job) -> dict[str, Any]:
     if job.mask is None:
         if job.resume and is_done([image], [img_out]):
             return dict(result, skipped=True)
-        _place_image(image, img_out, info)
+        _image_as_geotiff(image, img_out, info)
         return result
     assert job.table is not None
     mask, ann_out = Path(job.mask), out / ANN_DIR / f'{job.name}.tif'
@@ -222,27 +192,9 @@ def convert_one(job: Job) -> dict[str, Any]:
     if unknown:
         return dict(result, unknown=unknown)  # nothing written: the whole conversion stops
     # The image first: an existing ann_dir file then always has its image.
-    _place_image(image, img_out, info)
+    _image_as_geotiff(image, img_out, info)
     _write_ann(ann_out, train_ids, image, job.table)
     return dict(result, counts=count_classes(train_ids, num_classes), ignored=int((train_ids == IGNORE_INDEX).sum()))
-
-
-def run_jobs(jobs: Sequence[Job], nproc: int, desc: str, progress: bool) -> list[dict[str, Any]]:
-    """Run ``convert_one`` over the jobs (a process pool for nproc > 1) with a progress bar; sorted by name."""
-    results: list[dict[str, Any]] = []
-    bar_args = dict(total=len(jobs), desc=desc, unit='img', disable=not progress)
-    if nproc > 1 and len(jobs) > 1:
-        # The pool is forked before tqdm may start its monitor thread.
-        with Pool(min(nproc, len(jobs))) as pool, tqdm(**bar_args) as bar:
-            for res in pool.imap_unordered(convert_one, jobs):
-                results.append(res)
-                bar.update()
-    else:
-        with tqdm(**bar_args) as bar:
-            for job in jobs:
-                results.append(convert_one(job))
-                bar.update()
-    return sorted(results, key=lambda r: r['name'])
 
 
 def unknown_values_error(results: Sequence[dict[str, Any]], table: ClassTable, mask_dir: Path) -> DaspmInputError:
@@ -270,5 +222,4 @@ def unknown_values_error(results: Sequence[dict[str, Any]], table: ClassTable, m
     return DaspmInputError(msg)
 
 
-__all__ = ['Job', 'convert_one', 'quiet_georeference', 'read_image_info', 'read_mask', 'run_jobs',
-           'unknown_values_error']
+__all__ = ['convert_one', 'read_image_info', 'read_mask', 'unknown_values_error']

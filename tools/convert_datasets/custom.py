@@ -22,22 +22,7 @@ A mask value that is neither a class nor ignored, an image without a mask or a m
 image stops the conversion with one message listing them. A previous conversion in OUT is
 resumed; --overwrite redoes it. See docs/custom_data.md.
 """
-import sys
-
-try:
-    from daspm.convert.custom_cli import main as convert_main
-    from daspm.utils.errors import exit_on_input_error
-except ModuleNotFoundError as err:  # a checkout used before `make setup`
-    if err.name != 'daspm':
-        raise
-    sys.exit('error: daspm is not installed: run `make setup` (or `pip install -e .`)')
-
-
-@exit_on_input_error
-def main() -> None:
-    """Command-line entry point."""
-    convert_main(__doc__)
-
+from convert_tool import run  # a sibling module: a script's folder is on its import path
 
 if __name__ == '__main__':
-    main()
+    run('custom', __doc__)

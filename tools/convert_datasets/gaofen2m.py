@@ -21,22 +21,7 @@ Any other value is an error. The summary names what was found (e.g. "found: 8-bi
 label grid") and the config that fits. A previous conversion in the output folder is resumed;
 --overwrite redoes it. See docs/datasets.md.
 """
-import sys
-
-try:
-    from daspm.convert.cli import main as convert_main
-    from daspm.utils.errors import exit_on_input_error
-except ModuleNotFoundError as err:  # a checkout used before `make setup`
-    if err.name != 'daspm':
-        raise
-    sys.exit('error: daspm is not installed: run `make setup` (or `pip install -e .`)')
-
-
-@exit_on_input_error
-def main() -> None:
-    """Command-line entry point."""
-    convert_main('gaofen2m', __doc__)
-
+from convert_tool import run  # a sibling module: a script's folder is on its import path
 
 if __name__ == '__main__':
-    main()
+    run('gaofen2m', __doc__)

@@ -21,22 +21,7 @@ WHDLD publishes no split: without split files the images are split at random (se
 set are completed (see docs/datasets.md). A previous conversion in the output folder is resumed;
 --overwrite redoes it.
 """
-import sys
-
-try:
-    from daspm.convert.loveda_family_cli import main as convert_main
-    from daspm.utils.errors import exit_on_input_error
-except ModuleNotFoundError as err:  # a checkout used before `make setup`
-    if err.name != 'daspm':
-        raise
-    sys.exit('error: daspm is not installed: run `make setup` (or `pip install -e .`)')
-
-
-@exit_on_input_error
-def main() -> None:
-    """Command-line entry point."""
-    convert_main('whdld', __doc__)
-
+from convert_tool import run  # a sibling module: a script's folder is on its import path
 
 if __name__ == '__main__':
-    main()
+    run('whdld', __doc__)
