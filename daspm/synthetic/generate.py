@@ -66,7 +66,7 @@ def make_tile(seed: int, domain: str, index: int, tile_size: int, shift: str | T
     layout = make_layout(scene_rng, tile_size)
     reflectance = layout_reflectance(material_rng, layout, profile.materials)
     if domain == 'gaofen':
-        return Tile(tile_name(domain, index), layout.labels, sensors.render_gaofen(sensor_rng, reflectance),
+        return Tile(tile_name(domain, index), layout.labels, sensors.render_gaofen(sensor_rng, reflectance, profile.source_composite),
                     layout.district)
     shift = get_shift(shift)
     check_combination(profile, shift)
@@ -166,9 +166,10 @@ def _render_spec(domain: str, tile_size: int, shift: TargetShift, profile: Spect
     label = dict(dtype='uint8', bands=1, shape=[tile_size, tile_size], gsd_m=sensors.FINE_GSD_M,
                  nodata=writer.LABEL_NODATA, encoding='raw')
     if domain == 'gaofen':
-        image = dict(dtype='uint8', bands=list(sensors.GAOFEN_BANDS), shape=[tile_size, tile_size],
+        bands, crosstalk = sensors.GAOFEN_COMPOSITES[profile.source_composite]
+        image = dict(dtype='uint8', bands=list(bands), shape=[tile_size, tile_size],
                      gsd_m=sensors.FINE_GSD_M, nodata=None)
-        model = dict(crosstalk=_rounded(sensors.GAOFEN_CROSSTALK), gain=_rounded(sensors.GAOFEN_GAIN),
+        model = dict(crosstalk=_rounded(crosstalk), gain=_rounded(sensors.GAOFEN_GAIN),
                      offset=_rounded(sensors.GAOFEN_OFFSET), white=sensors.GAOFEN_WHITE,
                      gamma=sensors.GAOFEN_GAMMA, noise_dn=sensors.GAOFEN_NOISE_DN, spectra=profile.name)
         return dict(role='source', sensor='Gaofen-2-like RGB camera', image=image, label=label, sensor_model=model)
@@ -253,7 +254,7 @@ def generate_dataset(out_dir: str | os.PathLike, *, seed: int = 0, tile_size: in
             tile = make_tile(seed, domain, index, tile_size, target_shift, profile)
             label_transform = georef.tile_transform(domain, index, tile_size, sensors.FINE_GSD_M)
             if domain == 'gaofen':
-                image_transform, bands = label_transform, sensors.GAOFEN_BANDS
+                image_transform, bands = label_transform, sensors.GAOFEN_COMPOSITES[profile.source_composite][0]
             else:
                 image_transform = georef.tile_transform(domain, index, tile_size, sensors.COARSE_GSD_M)
                 bands = sensors.SENTINEL_BANDS

@@ -31,6 +31,17 @@ GAOFEN_OFFSET = np.array([0.004, 0.004, 0.006], np.float32)
 GAOFEN_WHITE = 0.48      # signal mapped to DN 255 before the tone curve
 GAOFEN_GAMMA = 1.6       # display tone curve DN = 255 * x ** (1 / gamma)
 GAOFEN_NOISE_DN = 0.8    # std of additive noise in DN, before rounding
+# The same camera's false-colour composite (NIR, red, green): Gaofen-2's multispectral camera has a
+# NIR band (770-890 nm). Rows NIR, R, G; the red and green rows are those of the RGB composite.
+GAOFEN_FALSE_COLOUR_BANDS: tuple[str, ...] = ('nir', 'red', 'green')
+GAOFEN_FALSE_COLOUR_CROSSTALK = np.array([[0.00, 0.00, 0.03, 0.97],
+                                          [0.02, 0.06, 0.90, 0.02],
+                                          [0.05, 0.87, 0.07, 0.01]], np.float32)
+#: source composite -> (band names as written, rows of the camera's crosstalk)
+GAOFEN_COMPOSITES: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+    'rgb': (GAOFEN_BANDS, GAOFEN_CROSSTALK),
+    'nir-red-green': (GAOFEN_FALSE_COLOUR_BANDS, GAOFEN_FALSE_COLOUR_CROSSTALK),
+}
 
 # ---- Sentinel-2-like target imager -----------------------------------------------------------
 SENTINEL_BANDS: tuple[str, ...] = ('B2', 'B3', 'B4', 'B8')
@@ -73,10 +84,13 @@ def draw_atmosphere(rng: np.random.Generator, aot550: tuple[float, float] = AOT5
                       angstrom=float(rng.uniform(1.0, 1.6)), gradient=float(rng.uniform(0.0, 0.3)))
 
 
-def render_gaofen(rng: np.random.Generator, reflectance: np.ndarray) -> np.ndarray:
-    """Gaofen-like 2 m RGB (3, H, W) uint8 from surface reflectance (4, H, W): sharp, low noise."""
+def render_gaofen(rng: np.random.Generator, reflectance: np.ndarray, composite: str = 'rgb') -> np.ndarray:
+    """Gaofen-like 2 m (3, H, W) uint8 from surface reflectance (4, H, W): sharp, low noise.
+
+    ``composite``: 'rgb' (red, green, blue) or 'nir-red-green' (the false-colour composite).
+    """
     exposure = np.float32(rng.uniform(0.92, 1.08))  # per-scene illumination / exposure change
-    signal = np.tensordot(GAOFEN_CROSSTALK, reflectance, axes=1)
+    signal = np.tensordot(GAOFEN_COMPOSITES[composite][1], reflectance, axes=1)
     signal = (signal * (GAOFEN_GAIN * exposure)[:, None, None] + GAOFEN_OFFSET[:, None, None]) / GAOFEN_WHITE
     dn = 255.0 * np.clip(signal, 0.0, 1.0) ** (1.0 / GAOFEN_GAMMA)
     dn += rng.normal(0.0, GAOFEN_NOISE_DN, size=dn.shape).astype(np.float32)

@@ -76,6 +76,7 @@ class SpectralProfile:
     path_blue: tuple[float, float] = PATH_BLUE_RANGE
     path_exponent: float = 2.0
     airmass: float = 1.0
+    source_composite: str = 'rgb'   # the source camera's bands: 'rgb' or 'nir-red-green' (sensors.GAOFEN_COMPOSITES)
 
     @property
     def is_default(self) -> bool:
@@ -100,6 +101,8 @@ class SpectralProfile:
         """The record as plain JSON values (for the manifest), materials per class name."""
         out = {k: getattr(self, k) for k in ('name', 'summary', 'level', 'aot550', 'path_blue', 'path_exponent',
                                              'airmass')}
+        if self.source_composite != 'rgb':  # the manifests of the other profiles stay as they were
+            out['source_composite'] = self.source_composite
         out['response'] = None if self.response is None else [list(r) for r in self.response]
         out['gain'] = None if self.gain is None else list(self.gain)
         out['materials'] = {DASPM_CLASSES[c]: [dict(name=m.name, reflectance=list(m.reflectance), weight=m.weight)
@@ -116,10 +119,16 @@ PROFILES: dict[str, SpectralProfile] = {
 }
 PROFILES['sentinel2-l2a'] = replace(PROFILES['sentinel2'], name='sentinel2-l2a', level='L2A',
                                     summary='calibrated to Sentinel-2 L2A (surface reflectance)')
+# The same world with a source camera that writes its false-colour composite (NIR, red, green): at
+# 10 m and top of atmosphere, forest and water are both dark and bluish in RGB (real forest
+# B2/B3/B4 0.078/0.062/0.038); NIR tells them apart (0.21 against < 0.03). Models read the target's
+# B8, B4, B3 to match (configs/_base_/datasets/synthetic_nir_to_real_s2.py).
+PROFILES['sentinel2-nir'] = replace(PROFILES['sentinel2'], name='sentinel2-nir', source_composite='nir-red-green',
+                                    summary='sentinel2, the source as a false-colour composite (NIR, red, green)')
 
 
 def get_profile(name: str | SpectralProfile) -> SpectralProfile:
-    """The named profile: ``default``, ``sentinel2`` or ``sentinel2-l2a``."""
+    """The named profile: ``default``, ``sentinel2``, ``sentinel2-l2a`` or ``sentinel2-nir``."""
     if isinstance(name, SpectralProfile):
         return name
     text = str(name).strip().lower()
