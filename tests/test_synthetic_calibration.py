@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from daspm.synthetic import PROFILES, generate_dataset, get_profile, make_tile
+from daspm.synthetic import GREEN, PROFILES, WATER, generate_dataset, get_profile, make_tile
 from daspm.synthetic.calibration import (ANCHOR, RANGES, outside_ranges, quantities, real_patch_statistics,
                                          rendered_statistics)
 from daspm.synthetic.statistics import MIXED, interior, local_std, mosaic, pure_classes
@@ -148,7 +148,7 @@ def test_cli_bad_spectra_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
                            '--quiet'], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: spectra 'landsat': choose one of default, sentinel2, sentinel2-l2a; see docs/synthetic_dataset.md"]
+        "error: spectra 'landsat': choose one of default, sentinel2, sentinel2-l2a, sentinel2-nir; see docs/synthetic_dataset.md"]
     assert not out.exists()
     assert get_profile('Sentinel2') is PROFILES['sentinel2']
 
@@ -185,3 +185,24 @@ def test_benchmark_script_writes_the_table(tmp_path: Path) -> None:
     table = (tmp_path / 'table.md').read_text()
     assert '| real L1C | forest | 7601 | 0.0780 | 0.0616 | 0.0375 | 0.2123 |' in table
     assert '| sentinel2 (L1C) | green area |' in table and table in proc.stdout
+
+
+def test_sentinel2_nir_writes_the_source_as_nir_red_green_and_keeps_the_target(tmp_path: Path) -> None:
+    """The false-colour source: band 1 is the NIR row of the camera, bands 2-3 the RGB composite's red and green."""
+    rgb = make_tile(0, 'gaofen', 0, 160, spectra='sentinel2')
+    nir = make_tile(0, 'gaofen', 0, 160, spectra='sentinel2-nir')
+    assert np.array_equal(rgb.labels, nir.labels)
+    # red and green: the RGB composite's rows (white balance and noise are per band position)
+    assert np.abs(nir.image[1:].astype(float) - rgb.image[:2]).mean() < 8.0
+    green, water = rgb.labels == GREEN, rgb.labels == WATER
+    # vegetation is bright in NIR and water dark, where their red and green are alike
+    assert nir.image[0][green].mean() > 2.0 * nir.image[0][water].mean()
+    assert nir.image[0][green].mean() > nir.image[1][green].mean() + 50
+    target_rgb = make_tile(0, 'sentinel', 0, 160, spectra='sentinel2')
+    target_nir = make_tile(0, 'sentinel', 0, 160, spectra='sentinel2-nir')
+    assert np.array_equal(target_rgb.image, target_nir.image)  # the target is the sentinel2 profile's
+    generate_dataset(tmp_path / 'nir', seed=0, tile_size=160, num_source=2, num_target=2, spectra='sentinel2-nir',
+                     progress=False)
+    with rasterio.open(tmp_path / 'nir' / 'gaofen' / 'images' / 'gf_0000.tif') as src:
+        assert src.descriptions == ('nir', 'red', 'green')
+        assert src.tags()['SPECTRA'] == 'sentinel2-nir'
