@@ -32,7 +32,7 @@ from ..utils.raster import atomic_output, write_geotiff
 from .inputs import SceneSource, open_scene
 from .resample import read_scaled
 from .sentinel2 import DEFAULT_MASK_CLASSES, TARGET_QUANTIFICATION, product_name
-from .spec import input_spec
+from .spec import InputSpec, input_spec
 
 GENERATOR = 'daspm.mapping.real_target'
 TARGET_BANDS: tuple[str, ...] = ('B2', 'B3', 'B4', 'B8')   # the synthetic target's bands, in its order
@@ -80,7 +80,9 @@ def input_name(inputs: Sequence[str | Path]) -> str:
     if first.suffix.lower() == '.zip' or first.name.endswith('.SAFE'):
         return product_name(first)
     # one of several band files: T33TWM_20230801T100031_B02_10m -> T33TWM_20230801T100031
-    return _BAND_SUFFIX.sub('', first.stem) or first.stem if len(inputs) > 1 else first.stem
+    if len(inputs) > 1:
+        return _BAND_SUFFIX.sub('', first.stem) or first.stem
+    return first.stem
 
 
 def tile_pixels(source: SceneSource, opts: RealTargetOptions) -> tuple[int, int, float]:
@@ -97,7 +99,7 @@ def tile_pixels(source: SceneSource, opts: RealTargetOptions) -> tuple[int, int,
     return opts.tile_size // k, opts.stride // k, factor
 
 
-def read_tile(source: SceneSource, window: Window, offset_spec) -> np.ndarray:
+def read_tile(source: SceneSource, window: Window, offset_spec: InputSpec) -> np.ndarray:
     """(bands, h, w) uint16 reflectance x 10000 of ``window``: a product's offsets or ``offset_spec``'s applied,
     no data (and a quality mask's clouds) as 0, valid pixels clipped to 1..65534."""
     img, nodata, _ = read_scaled(source, window, offset_spec)
