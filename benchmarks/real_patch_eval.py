@@ -5,19 +5,23 @@
 
 Each run maps demo/real_target/s2_b2_b3_b4_b8_10m.tif through daspm-map (its config.py and
 latest checkpoint); tools/eval_landcover.py scores the maps against demo/real_target/lulc_10m.tif
-(vegetation -> green area, artificial surface -> built-up classes) and writes
-benchmarks/results/real_patch_eval/landcover_eval.{json,md} with the maps beside them.
+(vegetation -> green area, artificial surface -> built-up classes). The maps and the scores go
+to work_dirs/real_patch_eval/, the scores (landcover_eval.{json,md}) also to
+benchmarks/results/real_patch_eval/. Paths are taken relative to the repository root.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from pathlib import Path
 
 from daspm.cli import eval_landcover
 
 REPO = Path(__file__).resolve().parents[1]
-PATCH = REPO / 'demo/real_target'
+PATCH = Path('demo/real_target')
+RESULTS = Path('benchmarks/results/real_patch_eval')
 # run-directory patterns of `make demo` (scripts/demo.sh): name -> config name in the run's folder name
 DEMO_RUNS = {'source-only': 'synthetic_source-only_daformer_mitb0',
              'daspm': 'synthetic_uda_warm_rcs_fd_daformer_mitb0'}
@@ -39,15 +43,21 @@ def main(argv: list[str] | None = None) -> dict:
     """Score the runs; returns eval_landcover's JSON record."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', nargs='+', metavar='NAME=RUN', help='run directories (default: the demo\'s)')
-    parser.add_argument('--work-dir', default=str(REPO / 'work_dirs/demo'), help='where the demo\'s runs are')
-    parser.add_argument('--out-dir', default=str(REPO / 'benchmarks/results/real_patch_eval'))
+    parser.add_argument('--work-dir', default='work_dirs/demo', help='where the demo\'s runs are')
+    parser.add_argument('--out-dir', default='work_dirs/real_patch_eval', help='maps and scores')
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
+    os.chdir(REPO)   # relative paths in the written record, whoever runs it from where
     runs = args.runs or demo_runs(Path(args.work_dir))
     if not runs:
         sys.exit('error: no runs to score: run `make demo` first, or give --runs NAME=RUN_DIR')
-    return eval_landcover.main(['--mask', str(PATCH / 'lulc_10m.tif'), '--image', str(PATCH / 's2_b2_b3_b4_b8_10m.tif'),
-                                '--runs', *runs, '--out-dir', args.out_dir, '--device', args.device])
+    record = eval_landcover.main(['--mask', str(PATCH / 'lulc_10m.tif'), '--image',
+                                  str(PATCH / 's2_b2_b3_b4_b8_10m.tif'), '--runs', *runs, '--out-dir', args.out_dir,
+                                  '--device', args.device])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for name in ('landcover_eval.json', 'landcover_eval.md'):
+        shutil.copy(Path(args.out_dir) / name, RESULTS / name)
+    return record
 
 
 if __name__ == '__main__':
