@@ -11,6 +11,9 @@ from mmseg.datasets import BaseSegDataset
 from ..utils.dataset_layout import ANN_DIR, IMG_DIR, MANIFEST, RAW_LAYOUTS
 from ..utils.errors import DaspmInputError
 
+# pipeline steps that read ``seg_map_path``
+_LABEL_LOADERS = ('LoadGeoTiffAnnotations', 'LoadAnnotations')
+
 
 class GeoTiffSegDataset(BaseSegDataset):
     """A converted dataset: ``<root>/img_dir/*.tif``, ``<root>/ann_dir/*.tif`` and optional split files.
@@ -18,7 +21,8 @@ class GeoTiffSegDataset(BaseSegDataset):
     ``ann_file`` names a split file (e.g. 'train.txt') relative to ``data_root``; when it is
     empty every image is used, which is only right for a single-split dataset. A conversion
     without any split files (the published Gaofen source has none) uses every image for
-    whatever split file the config names, and logs so.
+    whatever split file the config names, and logs so. A set without ``ann_dir/`` (an unlabelled
+    target, tools/make_real_target.py) lists images only: a UDA target, refused where labels load.
     """
 
     #: converter that produces this dataset's layout (named in error messages)
@@ -26,11 +30,19 @@ class GeoTiffSegDataset(BaseSegDataset):
 
     def __init__(self, img_suffix: str = '.tif', seg_map_suffix: str = '.tif',
                  data_prefix: dict | None = None, **kwargs) -> None:
-        data_prefix = data_prefix or dict(img_path=IMG_DIR, seg_map_path=ANN_DIR)
+        data_prefix = data_prefix or self.default_prefix(kwargs.get('data_root'))
         kwargs['ann_file'] = self._check_layout(kwargs.get('data_root'), data_prefix,
                                                 kwargs.get('ann_file', ''), img_suffix)
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
                          data_prefix=data_prefix, **kwargs)
+
+    @staticmethod
+    def default_prefix(data_root: str | None) -> dict[str, str]:
+        """img_dir/ and ann_dir/; img_dir/ alone for a converted set that has no ann_dir/ (unlabelled)."""
+        root = Path(data_root) if data_root is not None else None
+        if root is not None and (root / MANIFEST).is_file() and not (root / ANN_DIR).exists():
+            return dict(img_path=IMG_DIR)
+        return dict(img_path=IMG_DIR, seg_map_path=ANN_DIR)
 
     def _check_layout(self, data_root: str | None, data_prefix: dict, ann_file: str,
                       img_suffix: str = '.tif') -> str:
@@ -108,6 +120,12 @@ class GeoTiffSegDataset(BaseSegDataset):
                 raise DaspmInputError(
                     f'{type(self).__name__}: {path} listed in {self.ann_file or "the image directory"} '
                     f'does not exist; re-run {self.CONVERTER} or fix the split file')
-        for step in getattr(self.pipeline, 'transforms', []):
+        steps = getattr(self.pipeline, 'transforms', [])
+        if 'seg_map_path' not in info and any(type(s).__name__ in _LABEL_LOADERS for s in steps):
+            raise DaspmInputError(
+                f'{type(self).__name__}: {self.data_root} holds no labels (no {ANN_DIR}/: an unlabelled target '
+                'set, e.g. from tools/make_real_target.py), but this pipeline loads them; use it as the UDA '
+                'target (train_dataloader.dataset.target.data_root), not for validation, testing or an oracle')
+        for step in steps:
             if hasattr(step, 'check_file'):
                 step.check_file(info['img_path'])
