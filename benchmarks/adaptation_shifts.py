@@ -318,18 +318,24 @@ def run_all(b: Benchmark, args: argparse.Namespace) -> None:
             bench.prepare_data(bench.REPO / b.data(shift, seed), seed, shift)
         if b.trained_result('source-only', 'default', seed) is not None:
             b.source_only_ready[seed].set()
-    plan = [job for job in training_plan(args) if b.trained_result(*job) is None]
-
+    plan = training_plan(args)
     x1, x2 = tested_rows(args.recommended)
 
-    def job(name: str, shift: str, seed: int) -> None:
-        b.train(name, shift, seed)
+    def test_after(name: str, shift: str, seed: int) -> None:
+        """Test every row that reads the trained run ``name``: a benchmark stopped later keeps them."""
         for shifts, rows_of in ((args.shifts, x1), (args.longer_shifts, x2)):
             for trained, options in rows_of.values():
-                if trained == name:  # test it now: a benchmark stopped later keeps this row
+                if trained == name:
                     for target in (shifts if name in TARGET_FREE else (shift,)):
                         b.tested(trained, options, target, seed, run=True)
 
+    def job(name: str, shift: str, seed: int) -> None:
+        if b.trained_result(name, shift, seed) is None:
+            b.train(name, shift, seed)
+        test_after(name, shift, seed)
+
+    # runs trained by an earlier invocation first: their tests may have been cut off
+    plan.sort(key=lambda j: b.trained_result(*j) is None)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for future in [pool.submit(job, *j) for j in plan]:
             future.result()

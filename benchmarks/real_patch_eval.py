@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 PATCH = Path('demo/real_target')
 RESULTS = Path('benchmarks/results/real_patch_eval')
 # run-directory patterns of `make demo` (scripts/demo.sh): name -> config name in the run's folder name
-DEMO_RUNS = {'source-only': 'synthetic_source-only_daformer_mitb0',
-             'daspm': 'synthetic_uda_warm_rcs_fd_daformer_mitb0'}
+DEMO_RUNS = {'source-only': 'synthetic_nir_source-only_daformer_mitb0',
+             'daspm': 'synthetic_nir_to_real_uda_warm_mic_teacher_daformer_mitb0'}
 
 
 def demo_runs(work_dir: Path) -> list[str]:
