@@ -13,7 +13,7 @@ from conftest import REPO, S2_PATCH
 from daspm.cli import eval_landcover
 from daspm.cli import make_real_target
 from daspm.cli import train as cli_train
-from daspm.convert.converter import convert_dataset
+from daspm.convert import convert_dataset
 from daspm.synthetic import generate_dataset
 
 CONFIG = 'configs/daspm/synthetic_uda_rcs_fd_daformer_mitb0.py'
