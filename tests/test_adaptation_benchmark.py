@@ -158,29 +158,39 @@ def test_a_seed_without_source_only_or_oracle_has_no_gap_closed(bench):
     assert 'oracle' not in summary['runs']
 
 
-def test_make_demo_trains_the_warm_row_of_seed_0(bench):
-    """The demo's schedule, configs and data are the benchmark's daspm-warm protocol on seed 0."""
+def test_make_demo_trains_the_warm_mic_row_of_seed_0_on_the_real_patch(bench):
+    """The demo: the benchmark's daspm-warm-mic protocol on seed 0 (schedule, model, optimiser, hooks), with
+    the false-colour source, the real patch as target (B8/B4/B3 read as the source's bands) and the student
+    mapping."""
     demo = (REPO / 'scripts/demo.sh').read_text()
     defaults = dict(re.findall(r'^(\w+)=\$\{\w+:-(\d+)\}$', demo, flags=re.M))
     rows = {r.name: r for r in bench.benchmark_rows()}
-    warm, source_only = rows['daspm-warm'], rows['source-only']
+    warm, source_only = rows['daspm-warm-mic'], rows['source-only']
     assert int(defaults['SOURCE_ONLY_ITERS']) == bench.DEFAULT_ITERS
     assert int(defaults['DASPM_ITERS']) == round(bench.DEFAULT_ITERS * warm.iters_factor)
-    assert f'SOURCE_ONLY={source_only.config}' in demo
-    generator = re.search(r'make_synthetic_dataset\.py \$DATA (.*)$', demo, flags=re.M).group(1).split()
-    assert generator == bench.GENERATOR_ARGS  # and no --seed: the generator's default, seed 0
-    # the demo's DASPM config with its checkpoint is the row's config with the row's options
-    demo_config = re.search(r'^DASPM=(\S+)$', demo, flags=re.M).group(1)
+    generator = re.search(r'make_synthetic_dataset\.py \$DATA (.*?)\\?$', demo, flags=re.M).group(1).split()
+    generator += re.search(r'^\s+(--spectra \S+)$', demo, flags=re.M).group(1).split()
+    assert generator == [*bench.GENERATOR_ARGS, '--spectra', 'sentinel2-nir']  # no --seed: seed 0
+    demo_so = Config.fromfile(str(REPO / re.search(r'^SOURCE_ONLY=(\S+)$', demo, flags=re.M).group(1)))
+    row_so = Config.fromfile(str(REPO / source_only.config))
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'default_hooks', 'randomness'):
+        assert demo_so[key] == row_so[key], key
+    assert demo_so.train_dataloader.dataset.pipeline == row_so.train_dataloader.dataset.pipeline
     options = dict(o.split('=', 1) for o in bench.run_options(warm, Path('data'), 0, int(defaults['DASPM_ITERS']),
                                                                 Path('source-only/iter_400.pth')))
     options = {k: DictAction._parse_iterable(v) for k, v in options.items()}
     assert options.pop('model.seed') == 0  # DACS's own generator: the demo keeps its default, 0
     row_cfg = Config.fromfile(str(REPO / warm.config))
     row_cfg.merge_from_dict(options)
-    demo_cfg = Config.fromfile(str(REPO / demo_config))
-    demo_cfg.merge_from_dict({k: v for k, v in options.items() if k.endswith(('data_root', 'init_cfg.checkpoint'))})
-    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'train_dataloader', 'default_hooks',
-                'custom_hooks', 'randomness'):
+    demo_cfg = Config.fromfile(str(REPO / re.search(r'^DASPM=(\S+)$', demo, flags=re.M).group(1)))
+    demo_cfg.merge_from_dict({k: v for k, v in options.items() if k.endswith('init_cfg.checkpoint')})
+    assert demo_cfg.model.eval_with == 'student' == row_cfg.model.eval_with
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'default_hooks', 'custom_hooks',
+                'randomness'):
         assert demo_cfg[key] == row_cfg[key], key
-    for cfg in (Config.fromfile(str(REPO / source_only.config)), demo_cfg):  # training seed 0
+    target, row_target = demo_cfg.train_dataloader.dataset.target, row_cfg.train_dataloader.dataset.target
+    assert target.data_root == 'data/real_target'
+    assert target.pipeline[0].bands == ['B8', 'B4', 'B3'] and target.pipeline[1:] == row_target.pipeline[1:]
+    assert demo_cfg.train_dataloader.dataset.source.pipeline == row_cfg.train_dataloader.dataset.source.pipeline
+    for cfg in (demo_so, demo_cfg):  # training seed 0
         assert cfg.randomness.seed == 0 and cfg.model.get('seed', 0) == 0
