@@ -137,7 +137,7 @@ def evaluate_map(map_path: str | Path, mask_path: str | Path, name: str | None =
         map_nodata_pixels=int(((mask != MASK_NODATA) & (class_map == IGNORE_INDEX)).sum()))
 
 
-def _percent(value: float | None) -> str:
+def _share_text(value: float | None) -> str:
     return 'n/a' if value is None else f'{100 * value:.1f} %'
 
 
@@ -151,7 +151,7 @@ def markdown_report(scores: Sequence[LandcoverScore], mask_path: str | Path) -> 
         first = recalls[0][group.name]
         names = ', '.join(LANDCOVER_CLASSES[c] for c in group.mask_classes)
         lines.append(f'| {group.name} ({names}) | {", ".join(first["expected"])} | {first["pixels"]} | '
-                     + ' | '.join(_percent(r[group.name]['recall']) for r in recalls) + ' |')
+                     + ' | '.join(_share_text(r[group.name]['recall']) for r in recalls) + ' |')
     for score in scores:
         lines += ['', f'## {score.name}: mask class x predicted class ({score.map_path})', '',
                   '| mask class | pixels | ' + ' | '.join(score.classes) + ' |',
