@@ -166,7 +166,7 @@ def make_real_target(inputs: Sequence[str | Path], out_dir: str | Path, opts: Re
     with open_scene(inputs, spec, nodata=opts.nodata, band_resampling=opts.band_resampling,
                     mask_classes=opts.mask_classes) as source:
         tile, stride, factor = tile_pixels(source, opts)
-        _write_manifest(out_dir, dict(_manifest(request, source, [], factor), status='incomplete'))
+        _write_manifest(out_dir, dict(_target_record(request, source, [], factor), status='incomplete'))
         tiles = []
         for row in tile_origins(source.height, tile, stride):
             for col in tile_origins(source.width, tile, stride):
@@ -180,7 +180,7 @@ def make_real_target(inputs: Sequence[str | Path], out_dir: str | Path, opts: Re
                 valid = float((data != NODATA_DN).any(axis=0).mean())
                 tiles.append(dict(name=tile_name, window=[col, row, int(window.width), int(window.height)],
                                   valid_share=round(valid, 4)))
-        manifest = _manifest(request, source, tiles, factor)
+        manifest = _target_record(request, source, tiles, factor)
     (out_dir / SPLIT_FILE).write_text(''.join(t['name'] + '\n' for t in tiles), encoding='utf-8')
     _write_manifest(out_dir, manifest)
     return manifest
@@ -191,7 +191,7 @@ def _write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(manifest, indent=2), encoding='utf-8')
 
 
-def _manifest(request: dict, source: SceneSource, tiles: list[dict], factor: float) -> dict[str, Any]:
+def _target_record(request: dict, source: SceneSource, tiles: list[dict], factor: float) -> dict[str, Any]:
     """What the set holds and how it was made (``request`` decides whether a rerun may reuse it)."""
     return dict(
         generator=GENERATOR, status='complete', labelled=False, request=request, notes=list(source.notes),
